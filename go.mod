@@ -1,14 +1,17 @@
 module github.com/baton-deploy/baton
 
-go 1.25.0
+go 1.26.0
+
+require (
+	github.com/rs/zerolog v1.35.1
+	github.com/sethvargo/go-retry v0.5.0
+)
 
 require (
 	github.com/hashicorp/terraform-exec v0.26.0 // indirect
 	github.com/magefile/mage v1.17.2 // indirect
 	github.com/mattn/go-colorable v0.1.14 // indirect
 	github.com/mattn/go-isatty v0.0.20 // indirect
-	github.com/rs/zerolog v1.35.1 // indirect
-	github.com/sethvargo/go-retry v0.5.0 // indirect
 	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/term v0.47.0 // indirect
