@@ -1,0 +1,622 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
+)
+
+// Options configures one run. The zero Options runs every stage, keeps no
+// files after the run, stores no handoffs, reads outside inputs from the
+// environment only and reports to no sink.
+type Options struct {
+	// RunID identifies the run; "" makes one with NewRunID.
+	RunID string
+	// RunDir is the run's directory: each stage gets RunDir/<stage> for its
+	// tools' output. "" means a temporary directory removed after the run.
+	RunDir string
+	// Only, when set, runs just the named stages; From, when set, runs the
+	// named stage and every stage downstream of it. Inputs that the
+	// selected stages need from stages not selected come from Args, the
+	// environment or the Store.
+	Only []string
+	From string
+	// Args holds explicit values for handoffs, by name, in their text form
+	// (a template ID's number, an inventory file's path).
+	Args map[string]string
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
+	// Store, when set, is read for inputs no other source has and receives
+	// every handoff a stage gives in a real run. Dry runs never write it.
+	Store *handoff.Store
+	// Hints shows, per handoff name, how to give it as an argument in the
+	// front end at hand ("mage stage2 8025"), for the missing-handoff error.
+	Hints map[string]string
+	// Sinks receive the run's events.
+	Sinks []Sink
+	// Logger receives diagnostics; nil means none. It never receives tool
+	// output or handoff values: those go to Sinks, redacted.
+	Logger *zerolog.Logger
+	// Policies sets timeouts and retries per stage name; stages without an
+	// entry get DefaultPolicy.
+	Policies      map[string]Policy
+	DefaultPolicy Policy
+	// Grace is how long a stage may take to stop after it is cancelled or
+	// times out before the run gives up waiting for it; 0 means 10 seconds.
+	Grace time.Duration
+	// Parallelism caps how many stages run at once; 0 means no cap.
+	Parallelism int
+	// Secrets are values to mask as "***" in every event from the start.
+	Secrets []string
+}
+
+// Policy is how a stage is run: a timeout for each attempt and a retry
+// policy. The zero Policy means no timeout and one attempt.
+type Policy struct {
+	Timeout time.Duration
+	Retry   RetryPolicy
+}
+
+// StageError reports the stage that made a run fail.
+type StageError struct {
+	Stage    string
+	Attempts int
+	Err      error
+}
+
+func (e *StageError) Error() string {
+	if e.Attempts > 1 {
+		return fmt.Sprintf("stage %s failed after %d attempts: %v", e.Stage, e.Attempts, e.Err)
+	}
+	return fmt.Sprintf("stage %s failed: %v", e.Stage, e.Err)
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// SkipError is returned by a stage that decided not to run, with the
+// reason. In a real run the handoffs such a stage gives are read from the
+// Store, where its last successful run left them.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return "skipped: " + e.Reason }
+
+// Skip returns a *SkipError with the reason.
+func Skip(reason string) error { return &SkipError{Reason: reason} }
+
+// NewRunID returns a run ID that sorts by start time: the UTC time to the
+// second and four random hex digits, e.g. 20261122T221405-3f9a.
+func NewRunID() string {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// Run runs the selected stages, each once its dependencies have succeeded,
+// independent ones at the same time, and returns what happened. It stops
+// starting stages at the first failure, lets those already running finish,
+// and returns a *StageError naming the stage. When ctx is cancelled the
+// running stages are cancelled too and given Options.Grace to stop; the
+// error then wraps ctx's error. Inputs that no source can give are reported
+// together before any stage runs.
+func (p *Pipeline) Run(ctx context.Context, opts Options) (*Summary, error) {
+	return p.run(ctx, ModeRun, opts)
+}
+
+// Plan runs the dry run of the selected stages that are Planners, giving
+// and storing no handoffs. A stage whose inputs no source can give yet (its
+// producer has never run) is skipped with that reason rather than failing
+// the plan.
+func (p *Pipeline) Plan(ctx context.Context, opts Options) (*Summary, error) {
+	return p.run(ctx, ModePlan, opts)
+}
+
+// Check runs the health check of the selected stages that are Checkers,
+// with the inputs the store holds: is what each made still there and well?
+func (p *Pipeline) Check(ctx context.Context, opts Options) (*Summary, error) {
+	return p.run(ctx, ModeCheck, opts)
+}
+
+type runState struct {
+	p      *Pipeline
+	mode   Mode
+	opts   Options
+	runID  string
+	runDir string
+	em     *emitter
+	redact *Redactor
+	log    zerolog.Logger
+	values handoff.Values // given in this run
+}
+
+func (p *Pipeline) run(ctx context.Context, mode Mode, opts Options) (*Summary, error) {
+	selected, err := p.selection(opts)
+	if err != nil {
+		return nil, err
+	}
+	rs := &runState{p: p, mode: mode, opts: opts, runID: opts.RunID, redact: NewRedactor(opts.Secrets...)}
+	if rs.runID == "" {
+		rs.runID = NewRunID()
+	}
+	rs.log = zerolog.Nop()
+	if opts.Logger != nil {
+		rs.log = opts.Logger.With().Str(keyRun, rs.runID).Logger()
+	}
+	rs.em = &emitter{sinks: opts.Sinks, redact: rs.redact, runID: rs.runID, mode: mode, now: time.Now}
+	if opts.RunDir == "" {
+		dir, err := os.MkdirTemp("", "baton-run-*")
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		rs.runDir = dir
+	} else {
+		if err := os.MkdirAll(opts.RunDir, 0o700); err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		rs.runDir = opts.RunDir
+	}
+
+	sum := &Summary{RunID: rs.runID, Mode: mode, Status: StatusRunning, Start: time.Now()}
+	names := make([]string, len(selected))
+	for i, s := range selected {
+		names[i] = s.Name()
+		sum.Stages = append(sum.Stages, StageResult{Name: s.Name(), Status: StatusPending})
+	}
+	rs.em.emit(Event{Kind: RunStarted, Stages: names})
+
+	inputs, planSkips, err := rs.resolveInputs(selected)
+	if err != nil {
+		return rs.finish(sum, fmt.Errorf("run %s cannot start: %w", rs.runID, err))
+	}
+	err = rs.schedule(ctx, selected, inputs, planSkips, sum)
+	return rs.finish(sum, err)
+}
+
+// selection returns the stages a run covers, in pipeline order.
+func (p *Pipeline) selection(opts Options) ([]Stage, error) {
+	if len(opts.Only) > 0 && opts.From != "" {
+		return nil, errors.New("run: give Only or From, not both")
+	}
+	want := map[string]bool{}
+	switch {
+	case len(opts.Only) > 0:
+		for _, n := range opts.Only {
+			if _, ok := p.index[n]; !ok {
+				return nil, fmt.Errorf("run: %w", p.unknownStage(n))
+			}
+			want[n] = true
+		}
+	case opts.From != "":
+		down, err := p.Downstream(opts.From)
+		if err != nil {
+			return nil, fmt.Errorf("run: %w", err)
+		}
+		for _, n := range down {
+			want[n] = true
+		}
+	default:
+		for _, s := range p.stages {
+			want[s.Name()] = true
+		}
+	}
+	var out []Stage
+	for _, s := range p.stages {
+		if want[s.Name()] {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// resolveInputs finds, for each selected stage, the values of the needs
+// that no selected stage gives in this run. In a dry run every need comes
+// from outside, since no stage gives anything; a need no source has makes
+// the stage a planned skip instead of an error.
+func (rs *runState) resolveInputs(selected []Stage) (map[string][]handoff.Value, map[string]string, error) {
+	inRun := map[string]bool{}
+	for _, s := range selected {
+		inRun[s.Name()] = true
+	}
+	res := &handoff.Resolver{Args: rs.opts.Args, Getenv: rs.opts.Getenv, Store: rs.opts.Store}
+	inputs := map[string][]handoff.Value{}
+	skips := map[string]string{}
+	var errs []error
+	for _, s := range selected {
+		for _, d := range s.Needs() {
+			prod, hasProd := rs.p.producer[d.Name()]
+			if rs.mode == ModeRun && hasProd && inRun[prod.Name()] {
+				continue
+			}
+			v, err := res.Resolve(d)
+			var missing *handoff.MissingError
+			if errors.As(err, &missing) {
+				missing.Stage = s.Name()
+				missing.Example = rs.opts.Hints[d.Name()]
+				if hasProd {
+					missing.Producer = prod.Name()
+				}
+				if rs.mode != ModeRun {
+					if _, ok := skips[s.Name()]; !ok {
+						skips[s.Name()] = fmt.Sprintf("needs %s, which no source has yet", d.Name())
+						if hasProd {
+							skips[s.Name()] += fmt.Sprintf(" (stage %s gives it when it really runs)", prod.Name())
+						}
+					}
+					continue
+				}
+			}
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if v.Sensitive || d.Sensitive() {
+				v.Sensitive = true
+				rs.redact.Add(v.Text())
+			}
+			inputs[s.Name()] = append(inputs[s.Name()], v)
+		}
+	}
+	return inputs, skips, errors.Join(errs...)
+}
+
+type stageDone struct {
+	idx   int
+	res   StageResult
+	given []handoff.Value
+	err   error
+}
+
+// schedule starts every stage whose dependencies are done, until all have
+// run, one has failed, or ctx is cancelled.
+func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[string][]handoff.Value, planSkips map[string]string, sum *Summary) error {
+	inRun := map[string]int{}
+	for i, s := range selected {
+		inRun[s.Name()] = i
+	}
+	done := make(chan stageDone)
+	running := 0
+	var firstErr error
+	ready := func(i int) bool {
+		for _, d := range rs.p.deps[selected[i].Name()] {
+			j, ok := inRun[d]
+			if !ok {
+				continue
+			}
+			if st := sum.Stages[j].Status; st != StatusSucceeded && st != StatusSkipped {
+				return false
+			}
+		}
+		return true
+	}
+	for {
+		progressed := true
+		for progressed && firstErr == nil && ctx.Err() == nil {
+			progressed = false
+			for i, s := range selected {
+				if sum.Stages[i].Status != StatusPending || !ready(i) {
+					continue
+				}
+				if rs.opts.Parallelism > 0 && running >= rs.opts.Parallelism {
+					break
+				}
+				if reason, ok := planSkips[s.Name()]; ok {
+					rs.skipped(sum, i, reason)
+					progressed = true
+					continue
+				}
+				sum.Stages[i].Status = StatusRunning
+				running++
+				go func() {
+					done <- rs.runStage(ctx, i, s, rs.stageInputs(s, inputs[s.Name()]))
+				}()
+			}
+		}
+		if running == 0 {
+			break
+		}
+		d := <-done
+		running--
+		sum.Stages[d.idx] = d.res
+		if d.err != nil && firstErr == nil {
+			firstErr = d.err
+		}
+	}
+	reason := "the run was cancelled"
+	if firstErr != nil {
+		reason = "an earlier stage failed"
+	}
+	for i := range sum.Stages {
+		if sum.Stages[i].Status == StatusPending {
+			sum.Stages[i].Status = StatusNotRun
+			sum.Stages[i].Reason = reason
+		}
+	}
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("run %s: %w", rs.runID, context.Cause(ctx))
+	}
+	return firstErr
+}
+
+func (rs *runState) skipped(sum *Summary, i int, reason string) {
+	r := &sum.Stages[i]
+	r.Status = StatusSkipped
+	r.Reason = reason
+	rs.em.emit(Event{Kind: StageSkipped, Stage: r.Name, Reason: reason})
+	rs.em.emit(Event{Kind: StageFinished, Stage: r.Name, Status: StatusSkipped, Reason: reason})
+}
+
+// stageInputs gathers a stage's inputs: those resolved from outside and
+// those given by stages of this run.
+func (rs *runState) stageInputs(s Stage, outside []handoff.Value) *handoff.Values {
+	in := &handoff.Values{}
+	for _, v := range outside {
+		in.Set(v)
+	}
+	for _, d := range s.Needs() {
+		if _, ok := in.Lookup(d.Name()); ok {
+			continue
+		}
+		if v, ok := rs.values.Lookup(d.Name()); ok {
+			in.Set(v)
+		}
+	}
+	return in
+}
+
+func (rs *runState) finish(sum *Summary, err error) (*Summary, error) {
+	sum.End = time.Now()
+	switch {
+	case err == nil:
+		sum.Status = StatusSucceeded
+	case errors.Is(err, context.Canceled):
+		sum.Status = StatusCancelled
+	default:
+		sum.Status = StatusFailed
+	}
+	for i := range sum.Stages {
+		if sum.Stages[i].Status == StatusPending {
+			sum.Stages[i].Status = StatusNotRun
+		}
+	}
+	if err != nil {
+		sum.Error = rs.redact.Redact(err.Error())
+	}
+	final := *sum
+	rs.em.emit(Event{Kind: RunFinished, Status: sum.Status, Duration: sum.Duration(), Error: sum.Error, Summary: &final})
+	return sum, err
+}
+
+// runStage runs one stage with its policy and reports the result.
+func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.Values) stageDone {
+	name := s.Name()
+	res := StageResult{Name: name, Start: time.Now()}
+	for _, v := range in.All() {
+		res.Used = append(res.Used, rs.info(v))
+	}
+	fn, ok := rs.modeFunc(s)
+	if !ok {
+		reason := fmt.Sprintf("has no %s", rs.mode)
+		res.Status, res.Reason = StatusSkipped, reason
+		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: reason})
+		rs.em.emit(Event{Kind: StageFinished, Stage: name, Status: StatusSkipped, Reason: reason})
+		return stageDone{idx: idx, res: res}
+	}
+	dir := filepath.Join(rs.runDir, name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		res.Status, res.Error = StatusFailed, err.Error()
+		return stageDone{idx: idx, res: res, err: &StageError{Stage: name, Err: err}}
+	}
+	policy, ok := rs.opts.Policies[name]
+	if !ok {
+		policy = rs.opts.DefaultPolicy
+	}
+	grace := rs.opts.Grace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	retry := policy.Retry
+	retry.OnRetry = func(attempt int, err error, wait time.Duration) {
+		rs.em.emit(Event{Kind: StageRetrying, Stage: name, Attempt: attempt, Error: err.Error(), Wait: wait})
+	}
+	var job *Job
+	attempts, err := retry.Do(ctx, func(ctx context.Context, attempt int) error {
+		job = &Job{
+			RunID: rs.runID, Stage: name, Attempt: attempt, Mode: rs.mode, Dir: dir,
+			In: in, Out: &handoff.Values{},
+			Log:  rs.log.With().Str(keyStage, name).Int(keyAttempt, attempt).Logger(),
+			emit: rs.em.emit, redact: rs.redact,
+		}
+		rs.em.emit(Event{Kind: StageStarted, Stage: name, Attempt: attempt})
+		if err := runAttempt(ctx, policy.Timeout, grace, func(ctx context.Context) error { return fn(ctx, job) }); err != nil {
+			return err
+		}
+		if rs.mode == ModeRun {
+			return checkGives(s, job.Out)
+		}
+		return nil
+	})
+	res.Attempts = attempts
+	res.Duration = time.Since(res.Start)
+	if job != nil {
+		res.Note, res.Detail = job.result()
+	}
+	var (
+		given []handoff.Value
+		skip  *SkipError
+	)
+	switch {
+	case err == nil:
+		given, err = rs.give(s, job.Out, false)
+	case errors.As(err, &skip):
+		res.Reason = skip.Reason
+		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: skip.Reason})
+		if rs.mode == ModeRun {
+			given, err = rs.reuse(s)
+		} else {
+			err = nil
+		}
+	}
+	for _, v := range given {
+		res.Given = append(res.Given, rs.info(v))
+	}
+	switch {
+	case err == nil && skip != nil:
+		res.Status = StatusSkipped
+	case err == nil:
+		res.Status = StatusSucceeded
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		res.Status = StatusCancelled
+	default:
+		res.Status = StatusFailed
+	}
+	var serr error
+	if err != nil {
+		res.Error = rs.redact.Redact(err.Error())
+		serr = &StageError{Stage: name, Attempts: attempts, Err: err}
+	}
+	rs.em.emit(Event{Kind: StageFinished, Stage: name, Status: res.Status, Attempt: attempts, Duration: res.Duration, Error: res.Error, Reason: res.Reason})
+	return stageDone{idx: idx, res: res, given: given, err: serr}
+}
+
+func (rs *runState) modeFunc(s Stage) (func(context.Context, *Job) error, bool) {
+	switch rs.mode {
+	case ModeRun:
+		return s.Run, true
+	case ModePlan:
+		if pl, ok := s.(Planner); ok {
+			return pl.Plan, true
+		}
+	case ModeCheck:
+		if c, ok := s.(Checker); ok {
+			return c.Check, true
+		}
+	case ModeRollback:
+		if r, ok := s.(Rollbacker); ok {
+			return r.Rollback, true
+		}
+	}
+	return nil, false
+}
+
+// runAttempt runs one attempt of fn with a timeout, and gives up waiting for
+// it grace after its context ends, so a stage that ignores cancellation
+// cannot hold the run forever.
+func runAttempt(ctx context.Context, timeout, grace time.Duration, fn func(ctx context.Context) error) error {
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, timeout)
+	}
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				done <- fmt.Errorf("stage panicked: %v\n%s", r, debug.Stack())
+			}
+		}()
+		done <- fn(actx)
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-actx.Done():
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case err = <-done:
+		case <-t.C:
+			return fmt.Errorf("did not stop within %s of being asked to: %w", grace, context.Cause(actx))
+		}
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("timed out after %s: %w (%w)", timeout, err, context.DeadlineExceeded)
+	}
+	return err
+}
+
+// checkGives makes sure a stage gave exactly the handoffs it declared.
+func checkGives(s Stage, out *handoff.Values) error {
+	declared := map[string]handoff.Def{}
+	var errs []error
+	for _, d := range s.Gives() {
+		declared[d.Name()] = d
+		v, ok := out.Lookup(d.Name())
+		if !ok {
+			errs = append(errs, fmt.Errorf("finished without giving handoff %q, which it declares", d.Name()))
+			continue
+		}
+		if _, err := d.Normalize(v.Raw); err != nil {
+			errs = append(errs, fmt.Errorf("gave an invalid value: %w", err))
+		}
+	}
+	for _, v := range out.All() {
+		if _, ok := declared[v.Name]; !ok {
+			errs = append(errs, fmt.Errorf("gave handoff %q, which it does not declare in Gives", v.Name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// give stamps, stores and publishes the handoffs a stage gave.
+func (rs *runState) give(s Stage, out *handoff.Values, reused bool) ([]handoff.Value, error) {
+	if rs.mode != ModeRun {
+		return nil, nil
+	}
+	var given []handoff.Value
+	now := time.Now().UTC()
+	for _, d := range s.Gives() {
+		v, _ := out.Lookup(d.Name())
+		if !reused {
+			v.Source, v.Stage, v.RunID, v.Time = handoff.FromStage, s.Name(), rs.runID, now
+		}
+		v.Sensitive = v.Sensitive || d.Sensitive()
+		if v.Sensitive {
+			rs.redact.Add(v.Text())
+		}
+		if rs.opts.Store != nil && !reused {
+			if err := rs.opts.Store.Put(v); err != nil {
+				return given, fmt.Errorf("its handoff %q could not be stored: %w", d.Name(), err)
+			}
+		}
+		rs.values.Set(v)
+		given = append(given, v)
+		info := rs.info(v)
+		rs.em.emit(Event{Kind: HandoffGiven, Stage: s.Name(), Handoff: &info})
+	}
+	return given, nil
+}
+
+// reuse publishes, for a stage that skipped itself, the handoffs its last
+// successful run stored.
+func (rs *runState) reuse(s Stage) ([]handoff.Value, error) {
+	out := &handoff.Values{}
+	for _, d := range s.Gives() {
+		if rs.opts.Store == nil {
+			return nil, fmt.Errorf("it skipped itself, but there is no handoff store to take %q from", d.Name())
+		}
+		v, err := rs.opts.Store.Get(d)
+		if err != nil {
+			return nil, fmt.Errorf("it skipped itself, but its earlier %q cannot be reused: %w", d.Name(), err)
+		}
+		out.Set(v)
+	}
+	return rs.give(s, out, true)
+}
+
+func (rs *runState) info(v handoff.Value) HandoffInfo {
+	display := "***"
+	if d, ok := rs.p.defs[v.Name]; ok && !v.Sensitive {
+		display = rs.redact.Redact(d.Display(v.Raw))
+	}
+	return HandoffInfo{Name: v.Name, Display: display, SHA256: v.SHA256(), Source: string(v.Source), Origin: v.Origin, Sensitive: v.Sensitive}
+}
