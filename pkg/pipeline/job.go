@@ -29,7 +29,9 @@ type Job struct {
 	// Dir is the stage's own directory in the run directory, created for it
 	// and kept after the run: tools' whole output goes there.
 	Dir string
-	// In holds the handoffs the stage needs, resolved and validated.
+	// In holds the handoffs the stage needs, resolved and validated. In a
+	// check or rollback it also holds what the stage last gave, where the
+	// store knows it.
 	In *handoff.Values
 	// Out receives the handoffs the stage gives, through Key.Put or
 	// Values.PutRaw; the runner validates them when Run returns.

@@ -356,9 +356,17 @@ func (rs *runState) skipped(sum *Summary, i int, reason string) {
 }
 
 // stageInputs gathers a stage's inputs: those resolved from outside and
-// those given by stages of this run.
+// those given by stages of this run. A check or rollback also gets what the
+// stage itself last gave, from the store, so that it knows what it made.
 func (rs *runState) stageInputs(s Stage, outside []handoff.Value) *handoff.Values {
 	in := &handoff.Values{}
+	if (rs.mode == ModeCheck || rs.mode == ModeRollback) && rs.opts.Store != nil {
+		for _, d := range s.Gives() {
+			if v, err := rs.opts.Store.Get(d); err == nil {
+				in.Set(v)
+			}
+		}
+	}
 	for _, v := range outside {
 		in.Set(v)
 	}

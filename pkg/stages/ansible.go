@@ -1,0 +1,349 @@
+package stages
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/baton-deploy/baton/internal/atomicfile"
+	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+// MaxForks caps the forks Ansible is given by default, one per host.
+const MaxForks = 50
+
+// Ansible runs `ansible-playbook -i <inventory handoff> <playbook>`, after
+// a syntax check, with fast defaults: SSH pipelining, ControlPersist with a
+// control path per run, and a fork per host. The zero value is not usable:
+// Dir must be set.
+type Ansible struct {
+	// StageName names the stage; "" means "ansible".
+	StageName string
+	// Dir is the directory ansible-playbook runs in; Playbook, relative to
+	// it, is the playbook ("" means "site.yml").
+	Dir      string
+	Playbook string
+	// Binary is ansible-playbook, a name on PATH or a path; "" means
+	// "ansible-playbook".
+	Binary string
+	// Inventory is the handoff that holds the inventory; nil means
+	// handoff.Inventory.
+	Inventory handoff.Key[*handoff.AnsibleInventory]
+	// Vars pass handoffs as --extra-vars; ExtraVars are static ones.
+	Vars      []Var
+	ExtraVars map[string]string
+	// Limit and Tags narrow the run (--limit, --tags).
+	Limit string
+	Tags  []string
+	// Forks is Ansible's parallelism; 0 means one per host, up to MaxForks.
+	Forks int
+	// KnownHosts, when set, is the known_hosts file hosts are checked
+	// against: the one the wait for SSH wrote.
+	KnownHosts string
+	// Plain turns off the fast defaults (pipelining, ControlPersist) to
+	// run with Ansible's own, e.g. for a benchmark.
+	Plain bool
+	// RunAfter names stages this one must follow, such as the wait for SSH.
+	RunAfter []string
+	// Exec is how ansible-playbook is started.
+	Exec Exec
+}
+
+var (
+	_ pipeline.Stage         = (*Ansible)(nil)
+	_ pipeline.Planner       = (*Ansible)(nil)
+	_ pipeline.Checker       = (*Ansible)(nil)
+	_ pipeline.Sequencer     = (*Ansible)(nil)
+	_ pipeline.Fingerprinter = (*Ansible)(nil)
+)
+
+// Name implements pipeline.Stage.
+func (a *Ansible) Name() string {
+	if a.StageName == "" {
+		return "ansible"
+	}
+	return a.StageName
+}
+
+func (a *Ansible) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
+	if a.Inventory.Name() == "" {
+		return handoff.Inventory
+	}
+	return a.Inventory
+}
+
+// Needs implements pipeline.Stage: the inventory and the handoffs in Vars.
+func (a *Ansible) Needs() []handoff.Def {
+	return append([]handoff.Def{a.inventoryKey()}, varDefs(a.Vars)...)
+}
+
+// Gives implements pipeline.Stage: a playbook gives no handoff; its recap
+// is the stage's result.
+func (a *Ansible) Gives() []handoff.Def { return nil }
+
+// After implements pipeline.Sequencer.
+func (a *Ansible) After() []string { return a.RunAfter }
+
+func (a *Ansible) playbook() string {
+	if a.Playbook == "" {
+		return "site.yml"
+	}
+	return a.Playbook
+}
+
+// Run implements pipeline.Stage: a syntax check, then the playbook.
+func (a *Ansible) Run(ctx context.Context, j *pipeline.Job) error {
+	return a.play(ctx, j, "playbook")
+}
+
+// Plan implements pipeline.Planner: the playbook with --check --diff.
+func (a *Ansible) Plan(ctx context.Context, j *pipeline.Job) error {
+	return a.play(ctx, j, "check", "--check", "--diff")
+}
+
+func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extra ...string) error {
+	r, err := a.prepare(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer r.close(ctx)
+	syntax := append(r.args(), "--syntax-check")
+	if err := a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: syntax, env: r.env, stream: "syntax"}); err != nil {
+		return fmt.Errorf("ansible-playbook --syntax-check: %w", err)
+	}
+	var out capture
+	err = a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: append(r.args(), extra...), env: r.env, stream: stream, stdout: &out})
+	recap := ParseRecap(out.Bytes())
+	if recap != nil {
+		if derr := j.SetDetail(map[string]any{"recap": recap}); derr != nil {
+			j.Log.Warn().Err(derr).Msg("cannot record the recap")
+		}
+		j.SetNote("%s", recap)
+	}
+	if err != nil {
+		return a.explain(err, recap)
+	}
+	return nil
+}
+
+// explain turns ansible-playbook's exit status into an error that names
+// the hosts: 2 is failed hosts, 4 unreachable hosts or, with no recap, an
+// inventory or playbook that did not parse.
+func (a *Ansible) explain(err error, recap Recap) error {
+	var te *ToolError
+	if !errors.As(err, &te) || errors.Is(err, context.Canceled) {
+		return fmt.Errorf("ansible-playbook: %w", err)
+	}
+	failed, unreachable := recap.Failed(), recap.Unreachable()
+	var parts []string
+	if len(failed) > 0 {
+		parts = append(parts, "failed on "+strings.Join(failed, ", "))
+	}
+	if len(unreachable) > 0 {
+		parts = append(parts, "could not reach "+strings.Join(unreachable, ", "))
+	}
+	switch {
+	case len(parts) > 0:
+		return fmt.Errorf("ansible-playbook %s: %w", strings.Join(parts, "; "), err)
+	case te.ExitCode == 4:
+		return fmt.Errorf("ansible-playbook could not parse the inventory or playbook: %w", err)
+	}
+	return fmt.Errorf("ansible-playbook: %w", err)
+}
+
+// Check implements pipeline.Checker: every host answers Ansible's ping.
+func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
+	r, err := a.prepare(ctx, j)
+	if err != nil {
+		return err
+	}
+	defer r.close(ctx)
+	adhoc := filepath.Join(filepath.Dir(r.bin), "ansible")
+	if _, err := os.Stat(adhoc); err != nil {
+		adhoc, err = LookTool("ansible", "")
+		if err != nil {
+			return err
+		}
+	}
+	pattern := a.Limit
+	if pattern == "" {
+		pattern = "all"
+	}
+	var out capture
+	args := []string{"-i", r.inventory, pattern, "-m", "ansible.builtin.ping", "--one-line"}
+	err = a.Exec.run(ctx, j, command{tool: "ansible", path: adhoc, dir: a.Dir, args: args, env: r.env, stream: "ping", stdout: &out})
+	var bad []string
+	for _, line := range strings.Split(string(out.Bytes()), "\n") {
+		if host, rest, ok := strings.Cut(line, " | "); ok && !strings.HasPrefix(rest, "SUCCESS") {
+			bad = append(bad, host)
+		}
+	}
+	if err != nil {
+		if len(bad) > 0 {
+			sort.Strings(bad)
+			return fmt.Errorf("ansible cannot reach %s: %w", strings.Join(bad, ", "), err)
+		}
+		return fmt.Errorf("ansible ping: %w", err)
+	}
+	j.SetNote("%d hosts answer", r.hosts)
+	return nil
+}
+
+// Fingerprint implements pipeline.Fingerprinter: the playbook directory,
+// the inventory, the variables and Ansible's version.
+func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
+	bin, err := LookTool("ansible-playbook", a.Binary)
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("ansible-playbook --version: %w", err)
+	}
+	f := newFingerprint("ansible")
+	f.add("version", truncateLine(string(out)))
+	f.add("playbook", a.playbook())
+	if v, ok := j.In.Lookup(a.inventoryKey().Name()); ok {
+		f.add("inventory", v.SHA256())
+	}
+	vals, err := varValues(j.In, a.Vars)
+	if err != nil {
+		return "", err
+	}
+	f.addMap("var", vals)
+	f.addMap("extra", a.ExtraVars)
+	f.add("limit", a.Limit)
+	f.add("tags", strings.Join(a.Tags, ","))
+	if err := f.addTree(a.Dir, withSkip("*.retry", "fact_cache")...); err != nil {
+		return "", fmt.Errorf("ansible fingerprint: %w", err)
+	}
+	return f.sum(), nil
+}
+
+// ansibleRun is what one use of ansible-playbook needs.
+type ansibleRun struct {
+	a         *Ansible
+	bin       string
+	inventory string
+	hosts     int
+	extra     map[string]string
+	env       []string
+	control   string
+}
+
+func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, error) {
+	if a.Dir == "" {
+		return nil, errors.New("ansible: Dir is not set")
+	}
+	bin, err := LookTool("ansible-playbook", a.Binary)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(filepath.Join(a.Dir, a.playbook())); err != nil {
+		return nil, fmt.Errorf("ansible: playbook: %w", err)
+	}
+	inv, err := a.inventoryKey().Get(j.In)
+	if err != nil {
+		return nil, err
+	}
+	data, err := inv.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	// Host vars may hold secrets: the file is the job's and 0600.
+	path := filepath.Join(j.Dir, "inventory.json")
+	if err := atomicfile.Write(path, data, 0o600); err != nil {
+		return nil, fmt.Errorf("ansible: writing the inventory: %w", err)
+	}
+	vals, err := varValues(j.In, a.Vars)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range a.ExtraVars {
+		vals[k] = v
+	}
+	r := &ansibleRun{a: a, bin: bin, inventory: path, hosts: len(inv.Hosts()), extra: vals}
+	forks := a.Forks
+	if forks <= 0 {
+		forks = min(max(r.hosts, 1), MaxForks)
+	}
+	env := map[string]string{
+		// A broken inventory must fail, not run against localhost.
+		"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
+		"ANSIBLE_RETRY_FILES_ENABLED":       "False",
+		"ANSIBLE_NOCOLOR":                   "True",
+		"ANSIBLE_FORCE_COLOR":               "False",
+		"ANSIBLE_FORKS":                     strconv.Itoa(forks),
+		"ANSIBLE_HOST_KEY_CHECKING":         "True",
+	}
+	if !a.Plain {
+		// Unix socket paths are short (108 bytes): the control directory
+		// lives in the temporary directory, not in the run directory.
+		r.control, err = os.MkdirTemp("", "baton-cp-")
+		if err != nil {
+			return nil, err
+		}
+		env["ANSIBLE_PIPELINING"] = "True"
+		env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = r.control
+		env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=60s"
+	}
+	if a.KnownHosts != "" {
+		env["ANSIBLE_SSH_ARGS"] = strings.TrimSpace(env["ANSIBLE_SSH_ARGS"] + " -o UserKnownHostsFile=" + a.KnownHosts + " -o StrictHostKeyChecking=yes")
+	}
+	// The user's own settings win over these defaults.
+	for k, v := range env {
+		if _, set := os.LookupEnv(k); set || hasEnv(a.Exec.Env, k) {
+			continue
+		}
+		r.env = append(r.env, k+"="+v)
+	}
+	sort.Strings(r.env)
+	return r, nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *ansibleRun) args() []string {
+	args := []string{"-i", r.inventory}
+	if len(r.extra) > 0 {
+		data, _ := json.Marshal(r.extra)
+		args = append(args, "--extra-vars", string(data))
+	}
+	if r.a.Limit != "" {
+		args = append(args, "--limit", r.a.Limit)
+	}
+	if len(r.a.Tags) > 0 {
+		args = append(args, "--tags", strings.Join(r.a.Tags, ","))
+	}
+	return append(args, r.a.playbook())
+}
+
+// close ends the SSH control masters of the run and removes their
+// directory, so no ssh process outlives the stage.
+func (r *ansibleRun) close(ctx context.Context) {
+	if r.control == "" {
+		return
+	}
+	socks, _ := os.ReadDir(r.control)
+	for _, s := range socks {
+		sock := filepath.Join(r.control, s.Name())
+		cmd := exec.Command("ssh", "-o", "ControlPath="+sock, "-O", "exit", "baton-control-master")
+		_ = cmd.Run()
+	}
+	_ = os.RemoveAll(r.control)
+}
