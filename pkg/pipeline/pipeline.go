@@ -239,6 +239,17 @@ func (p *Pipeline) unknownStage(name string) error {
 	return fmt.Errorf("no stage is named %q; the stages are %s", name, strings.Join(names, ", "))
 }
 
+// dependents lists the stages that depend directly on the named one.
+func (p *Pipeline) dependents(name string) []string {
+	var out []string
+	for _, s := range p.stages {
+		if slices.Contains(p.deps[s.Name()], name) {
+			out = append(out, s.Name())
+		}
+	}
+	return out
+}
+
 // Mermaid returns the pipeline as a Mermaid flowchart: stages as nodes,
 // handoffs as labelled edges, ordering without a handoff as dotted edges,
 // and handoffs no stage gives as inputs from outside.

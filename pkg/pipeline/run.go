@@ -126,6 +126,15 @@ func (p *Pipeline) Check(ctx context.Context, opts Options) (*Summary, error) {
 	return p.run(ctx, ModeCheck, opts)
 }
 
+// Rollback undoes what the selected stages made, in reverse order: a stage
+// is undone only after every selected stage downstream of it. Stages that
+// are not Rollbackers are skipped; inputs come from Args, the environment or
+// the store, and a stage whose inputs no source has is skipped with that
+// reason (it has most likely never run).
+func (p *Pipeline) Rollback(ctx context.Context, opts Options) (*Summary, error) {
+	return p.run(ctx, ModeRollback, opts)
+}
+
 type runState struct {
 	p      *Pipeline
 	mode   Mode
@@ -287,7 +296,11 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 	running := 0
 	var firstErr error
 	ready := func(i int) bool {
-		for _, d := range rs.p.deps[selected[i].Name()] {
+		deps := rs.p.deps[selected[i].Name()]
+		if rs.mode == ModeRollback {
+			deps = rs.p.dependents(selected[i].Name())
+		}
+		for _, d := range deps {
 			j, ok := inRun[d]
 			if !ok {
 				continue
