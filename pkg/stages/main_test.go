@@ -64,6 +64,8 @@ func runStageOpts(t *testing.T, ctx context.Context, mode pipeline.Mode, s pipel
 		sum, err = p.Plan(ctx, opts)
 	case pipeline.ModeCheck:
 		sum, err = p.Check(ctx, opts)
+	case pipeline.ModeRollback:
+		sum, err = p.Rollback(ctx, opts)
 	default:
 		sum, err = p.Run(ctx, opts)
 	}

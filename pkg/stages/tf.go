@@ -1,0 +1,592 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+// Output names a Terraform output to give as a handoff.
+type Output struct {
+	Name string
+	As   handoff.Def
+}
+
+// LintMode says whether tflint gates an apply.
+type LintMode int
+
+// The lint modes; `terraform validate` always runs.
+const (
+	LintOff       LintMode = iota // no tflint
+	LintIfPresent                 // tflint when it is installed
+	LintRequired                  // tflint, and an error when it is missing
+)
+
+// Terraform plans and applies a configuration through terraform-exec: init
+// only when needed, validate (and tflint when asked), plan with
+// -detailed-exitcode, apply of exactly that plan when it has changes, then
+// the named outputs as handoffs. The zero value is not usable: Dir must be
+// set.
+type Terraform struct {
+	// StageName names the stage; "" means "terraform".
+	StageName string
+	// Dir is the configuration's directory.
+	Dir string
+	// Binary is terraform (or OpenTofu's tofu), a name on PATH or a path;
+	// "" means "terraform".
+	Binary string
+	// Vars pass handoffs as -var (template_id → -var template_id=8025);
+	// Set are static -var values.
+	Vars []Var
+	Set  map[string]string
+	// Outputs become handoffs after apply; every one must exist.
+	Outputs []Output
+	// BackendConfig values are passed to init as -backend-config.
+	BackendConfig []string
+	// DataDir is TF_DATA_DIR, so that .terraform can live outside the
+	// source tree; "" means Terraform's default, Dir/.terraform.
+	DataDir string
+	// PluginCacheDir is TF_PLUGIN_CACHE_DIR, shared between
+	// configurations; it is created when missing.
+	PluginCacheDir string
+	// LockTimeout is how long to wait for the state lock; 0 means 60 s.
+	LockTimeout time.Duration
+	// Parallelism is Terraform's -parallelism; 0 means its default.
+	Parallelism int
+	// Lint gates the plan with tflint.
+	Lint LintMode
+	// Exec supplies extra environment and the grace period. A Wrapper is
+	// not supported here: terraform-exec starts the binary itself.
+	Exec Exec
+}
+
+var (
+	_ pipeline.Stage         = (*Terraform)(nil)
+	_ pipeline.Planner       = (*Terraform)(nil)
+	_ pipeline.Checker       = (*Terraform)(nil)
+	_ pipeline.Rollbacker    = (*Terraform)(nil)
+	_ pipeline.Fingerprinter = (*Terraform)(nil)
+)
+
+// Name implements pipeline.Stage.
+func (t *Terraform) Name() string {
+	if t.StageName == "" {
+		return "terraform"
+	}
+	return t.StageName
+}
+
+// Needs implements pipeline.Stage: the handoffs in Vars.
+func (t *Terraform) Needs() []handoff.Def { return varDefs(t.Vars) }
+
+// Gives implements pipeline.Stage: the handoffs of Outputs.
+func (t *Terraform) Gives() []handoff.Def {
+	defs := make([]handoff.Def, len(t.Outputs))
+	for i, o := range t.Outputs {
+		defs[i] = o.As
+	}
+	return defs
+}
+
+// tfRun is one stage run's Terraform.
+type tfRun struct {
+	t    *Terraform
+	j    *pipeline.Job
+	tf   *tfexec.Terraform
+	bin  string
+	vars []string // name=value, sorted
+}
+
+func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
+	if t.Dir == "" {
+		return nil, errors.New("terraform: Dir is not set")
+	}
+	if len(t.Exec.Wrapper) > 0 {
+		return nil, errors.New("terraform: Exec.Wrapper is not supported for Terraform (terraform-exec starts it); put the secrets in Exec.Env or run baton under the wrapper")
+	}
+	name := "terraform"
+	if t.Binary != "" && filepath.Base(t.Binary) == "tofu" {
+		name = "tofu"
+	}
+	bin, err := LookTool(name, t.Binary)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(t.Dir, bin)
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	grace := t.Exec.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	// terraform-exec runs Terraform in its own process group and sends
+	// SIGINT on cancel; it is killed after the grace period.
+	_ = tf.SetWaitDelay(grace)
+	env := envMapOf(os.Environ())
+	for k, v := range envMapOf(t.Exec.Env) {
+		env[k] = v
+	}
+	if t.DataDir != "" {
+		env["TF_DATA_DIR"] = t.DataDir
+	}
+	if t.PluginCacheDir != "" {
+		if err := os.MkdirAll(t.PluginCacheDir, 0o755); err != nil {
+			return nil, err
+		}
+		env["TF_PLUGIN_CACHE_DIR"] = t.PluginCacheDir
+	}
+	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	r := &tfRun{t: t, j: j, tf: tf, bin: bin}
+	vals, err := varValues(j.In, t.Vars)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range t.Set {
+		if _, dup := vals[k]; !dup {
+			vals[k] = v
+		}
+	}
+	for k, v := range vals {
+		r.vars = append(r.vars, k+"="+v)
+	}
+	sort.Strings(r.vars)
+	return r, nil
+}
+
+func envMapOf(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// cmd runs one Terraform command with its output streamed as stream, and
+// turns a failure into a *ToolError.
+func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
+	out := r.j.Output(stream + ".stdout")
+	errOut := r.j.Output(stream + ".stderr")
+	tail := &tailBuffer{max: stderrTail}
+	r.tf.SetStdout(out)
+	r.tf.SetStderr(io.MultiWriter(errOut, tail))
+	r.j.Printf("$ %s", r.j.Redact(shellQuote(append([]string{filepath.Base(r.bin)}, args...))))
+	err := fn()
+	r.tf.SetStdout(io.Discard)
+	r.tf.SetStderr(io.Discard)
+	out.Close()
+	errOut.Close()
+	if err == nil {
+		return nil
+	}
+	te := &ToolError{Tool: filepath.Base(r.bin), Args: redactAll(r.j, args), ExitCode: -1, Stderr: r.j.Redact(tail.String()), Err: err}
+	var exitErr *exec.ExitError
+	if errors.As(err, &exitErr) && exitErr.Exited() {
+		te.ExitCode = exitErr.ExitCode()
+	}
+	if te.Stderr == "" {
+		te.Stderr = r.j.Redact(err.Error())
+	}
+	return te
+}
+
+func (r *tfRun) lockTimeout() string {
+	d := r.t.LockTimeout
+	if d <= 0 {
+		d = time.Minute
+	}
+	return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
+}
+
+// initIfNeeded runs init when the data directory is missing or the lock
+// file, module sources or backend settings changed since the last init.
+func (r *tfRun) initIfNeeded(ctx context.Context) error {
+	want, err := r.initKey()
+	if err != nil {
+		return err
+	}
+	stamp := filepath.Join(r.dataDir(), "baton-init")
+	if have, err := os.ReadFile(stamp); err == nil && string(have) == want {
+		r.j.Printf("terraform init skipped: nothing it depends on changed")
+		return nil
+	}
+	opts := []tfexec.InitOption{tfexec.Upgrade(false), tfexec.Reconfigure(true)}
+	args := []string{"init", "-input=false", "-reconfigure"}
+	for _, b := range r.t.BackendConfig {
+		opts = append(opts, tfexec.BackendConfig(b))
+		args = append(args, "-backend-config="+b)
+	}
+	if err := r.cmd("init", args, func() error { return r.tf.Init(ctx, opts...) }); err != nil {
+		return fmt.Errorf("terraform init: %w", err)
+	}
+	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(stamp, []byte(want), 0o644)
+}
+
+func (r *tfRun) dataDir() string {
+	if r.t.DataDir != "" {
+		return r.t.DataDir
+	}
+	return filepath.Join(r.t.Dir, ".terraform")
+}
+
+// initKey summarises what init depends on: the lock file, every module and
+// terraform block (module sources, required providers, backend), and the
+// backend configuration.
+func (r *tfRun) initKey() (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "binary=%s\n", r.bin)
+	for _, b := range r.t.BackendConfig {
+		fmt.Fprintf(h, "backend-config=%s\n", b)
+	}
+	files, _ := filepath.Glob(filepath.Join(r.t.Dir, "*.tf"))
+	jsonFiles, _ := filepath.Glob(filepath.Join(r.t.Dir, "*.tf.json"))
+	files = append(append(files, jsonFiles...), filepath.Join(r.t.Dir, ".terraform.lock.hcl"))
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		// Any change to a file that declares modules, providers or the
+		// backend re-inits; other files do not.
+		s := string(data)
+		if filepath.Base(f) == ".terraform.lock.hcl" || strings.Contains(s, "module ") || strings.Contains(s, "terraform {") || strings.Contains(s, "\"module\"") || strings.Contains(s, "\"terraform\"") {
+			fmt.Fprintf(h, "%s=%x\n", filepath.Base(f), sha256.Sum256(data))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// gate runs validate, and tflint per Lint.
+func (r *tfRun) gate(ctx context.Context) error {
+	var vout []byte
+	err := r.cmd("validate", []string{"validate", "-json"}, func() error {
+		v, err := r.tf.Validate(ctx)
+		if err == nil && v != nil && !v.Valid {
+			vout, _ = json.Marshal(v.Diagnostics)
+			return fmt.Errorf("%d errors", v.ErrorCount)
+		}
+		return err
+	})
+	if err != nil {
+		var te *ToolError
+		if errors.As(err, &te) && len(vout) > 0 {
+			te.Stderr = string(vout)
+		}
+		return fmt.Errorf("terraform validate: %w", err)
+	}
+	if r.t.Lint == LintOff {
+		return nil
+	}
+	tflint, err := LookTool("tflint", "")
+	if err != nil {
+		if r.t.Lint == LintIfPresent {
+			r.j.Printf("tflint is not installed: lint skipped")
+			return nil
+		}
+		return err
+	}
+	if err := r.t.Exec.run(ctx, r.j, command{tool: "tflint", path: tflint, dir: r.t.Dir, args: []string{"--no-color"}, stream: "tflint"}); err != nil {
+		return fmt.Errorf("tflint: %w", err)
+	}
+	return nil
+}
+
+func (r *tfRun) planOptions(out string, destroy bool) ([]tfexec.PlanOption, []string) {
+	opts := []tfexec.PlanOption{tfexec.LockTimeout(r.lockTimeout())}
+	args := []string{"plan", "-input=false", "-detailed-exitcode", "-lock-timeout=" + r.lockTimeout()}
+	if out != "" {
+		opts = append(opts, tfexec.Out(out))
+		args = append(args, "-out="+out)
+	}
+	if destroy {
+		opts = append(opts, tfexec.Destroy(true))
+		args = append(args, "-destroy")
+	}
+	if r.t.Parallelism > 0 {
+		opts = append(opts, tfexec.Parallelism(r.t.Parallelism))
+		args = append(args, fmt.Sprintf("-parallelism=%d", r.t.Parallelism))
+	}
+	for _, v := range r.vars {
+		opts = append(opts, tfexec.Var(v))
+		args = append(args, "-var", v)
+	}
+	return opts, args
+}
+
+// Run implements pipeline.Stage.
+func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
+	r, err := t.open(j)
+	if err != nil {
+		return err
+	}
+	if err := r.initIfNeeded(ctx); err != nil {
+		return err
+	}
+	if err := r.gate(ctx); err != nil {
+		return err
+	}
+	planFile := filepath.Join(j.Dir, "tfplan")
+	opts, args := r.planOptions(planFile, false)
+	var changes bool
+	if err := r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+		return fmt.Errorf("terraform plan: %w", err)
+	}
+	if !changes {
+		j.Printf("no changes: apply skipped")
+		j.SetNote("no changes: apply skipped")
+	} else {
+		summary := r.planSummary(ctx, planFile)
+		applyArgs := []string{"apply", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
+		if r.t.Parallelism > 0 {
+			applyArgs = append(applyArgs, fmt.Sprintf("-parallelism=%d", r.t.Parallelism))
+		}
+		applyArgs = append(applyArgs, planFile)
+		aopts := []tfexec.ApplyOption{tfexec.DirOrPlan(planFile), tfexec.LockTimeout(r.lockTimeout())}
+		if r.t.Parallelism > 0 {
+			aopts = append(aopts, tfexec.Parallelism(r.t.Parallelism))
+		}
+		if err := r.cmd("apply", applyArgs, func() error { return r.tf.Apply(ctx, aopts...) }); err != nil {
+			return fmt.Errorf("terraform apply: %w", err)
+		}
+		j.SetNote("applied: %s", summary)
+	}
+	os.Remove(planFile) // a plan file holds every variable's value
+	return r.outputs(ctx)
+}
+
+// planSummary counts a saved plan's actions: "2 to add, 0 to change, 1 to
+// destroy".
+func (r *tfRun) planSummary(ctx context.Context, planFile string) string {
+	var add, change, destroy int
+	// The JSON plan holds every variable and output, sensitive ones
+	// included: it is read, never logged.
+	r.tf.SetStdout(io.Discard)
+	r.tf.SetStderr(io.Discard)
+	err := func() error {
+		p, err := r.tf.ShowPlanFile(ctx, planFile)
+		if err != nil {
+			return err
+		}
+		for _, rc := range p.ResourceChanges {
+			if rc.Change == nil {
+				continue
+			}
+			for _, a := range rc.Change.Actions {
+				switch a {
+				case "create":
+					add++
+				case "update":
+					change++
+				case "delete":
+					destroy++
+				}
+			}
+		}
+		return nil
+	}()
+	if err != nil {
+		return "changes"
+	}
+	return fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy)
+}
+
+// outputs gives the named outputs as handoffs; sensitive ones are masked
+// in every log first.
+func (r *tfRun) outputs(ctx context.Context) error {
+	if len(r.t.Outputs) == 0 {
+		return nil
+	}
+	var outs map[string]tfexec.OutputMeta
+	// output -json prints every value, sensitive ones included: it is not
+	// streamed to the logs.
+	r.j.Printf("$ %s output -json", filepath.Base(r.bin))
+	r.tf.SetStdout(io.Discard)
+	tail := &tailBuffer{max: stderrTail}
+	r.tf.SetStderr(tail)
+	outs, err := r.tf.Output(ctx)
+	if err != nil {
+		return fmt.Errorf("terraform output: %w", &ToolError{Tool: filepath.Base(r.bin), Args: []string{"output", "-json"}, ExitCode: -1, Stderr: tail.String(), Err: err})
+	}
+	for _, meta := range outs {
+		if meta.Sensitive {
+			r.j.Secret(secretStrings(meta.Value)...)
+		}
+	}
+	var missing []string
+	for _, o := range r.t.Outputs {
+		meta, ok := outs[o.Name]
+		if !ok {
+			missing = append(missing, o.Name)
+			continue
+		}
+		if err := r.j.Out.PutRaw(o.As, meta.Value); err != nil {
+			return fmt.Errorf("terraform output %s is not a valid %s: %w", o.Name, o.As.Name(), err)
+		}
+		if meta.Sensitive {
+			v, _ := r.j.Out.Lookup(o.As.Name())
+			v.Sensitive = true
+			r.j.Out.Set(v)
+		}
+	}
+	if len(missing) > 0 {
+		have := make([]string, 0, len(outs))
+		for n := range outs {
+			have = append(have, n)
+		}
+		sort.Strings(have)
+		return fmt.Errorf("terraform has no output %s (it has: %s): add `output %q { value = ... }` to %s", strings.Join(missing, ", "), strings.Join(have, ", "), missing[0], r.t.Dir)
+	}
+	return nil
+}
+
+// secretStrings lists the strings of a JSON value, and the value itself,
+// to mask them wherever they might appear.
+func secretStrings(raw json.RawMessage) []string {
+	out := []string{strings.Trim(string(raw), `"`)}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return out
+	}
+	var walk func(any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case map[string]any:
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	return out
+}
+
+// Plan implements pipeline.Planner: the plan, shown, saved nowhere.
+func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
+	r, err := t.open(j)
+	if err != nil {
+		return err
+	}
+	if err := r.initIfNeeded(ctx); err != nil {
+		return err
+	}
+	if err := r.gate(ctx); err != nil {
+		return err
+	}
+	opts, args := r.planOptions("", false)
+	opts = append(opts, tfexec.Lock(false))
+	var changes bool
+	if err := r.cmd("plan", append(args, "-lock=false"), func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+		return fmt.Errorf("terraform plan: %w", err)
+	}
+	if changes {
+		j.SetNote("the plan has changes (see above)")
+	} else {
+		j.SetNote("no changes")
+	}
+	return nil
+}
+
+// Check implements pipeline.Checker: the state is valid and a plan with
+// the last inputs shows no drift.
+func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
+	r, err := t.open(j)
+	if err != nil {
+		return err
+	}
+	if err := r.initIfNeeded(ctx); err != nil {
+		return err
+	}
+	planFile := filepath.Join(j.Dir, "check.tfplan")
+	opts, args := r.planOptions(planFile, false)
+	opts = append(opts, tfexec.Lock(false))
+	var changes bool
+	if err := r.cmd("plan", append(args, "-lock=false"), func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+		return fmt.Errorf("terraform state cannot be checked: %w", err)
+	}
+	defer os.Remove(planFile)
+	if changes {
+		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", r.planSummary(ctx, planFile))
+	}
+	j.SetNote("state is valid, no drift")
+	return nil
+}
+
+// Rollback implements pipeline.Rollbacker: destroy what the configuration
+// made, with the inputs it was last applied with.
+func (t *Terraform) Rollback(ctx context.Context, j *pipeline.Job) error {
+	r, err := t.open(j)
+	if err != nil {
+		return err
+	}
+	if err := r.initIfNeeded(ctx); err != nil {
+		return err
+	}
+	args := []string{"destroy", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
+	opts := []tfexec.DestroyOption{tfexec.LockTimeout(r.lockTimeout())}
+	for _, v := range r.vars {
+		opts = append(opts, tfexec.Var(v))
+		args = append(args, "-var", v)
+	}
+	if err := r.cmd("destroy", args, func() error { return r.tf.Destroy(ctx, opts...) }); err != nil {
+		return fmt.Errorf("terraform destroy: %w", err)
+	}
+	j.SetNote("destroyed")
+	return nil
+}
+
+// Fingerprint implements pipeline.Fingerprinter: the configuration's
+// files, the variables, the backend settings and Terraform's version.
+func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
+	r, err := t.open(j)
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.CommandContext(ctx, r.bin, "version").Output()
+	if err != nil {
+		return "", fmt.Errorf("terraform version: %w", err)
+	}
+	f := newFingerprint("terraform")
+	f.add("version", truncateLine(string(out)))
+	for _, v := range r.vars {
+		f.add("var", v)
+	}
+	for _, b := range t.BackendConfig {
+		f.add("backend-config", b)
+	}
+	if err := f.addTree(t.Dir, withSkip(".terraform", "*.tfstate*", "*.tfplan", "tfplan")...); err != nil {
+		return "", fmt.Errorf("terraform fingerprint: %w", err)
+	}
+	return f.sum(), nil
+}

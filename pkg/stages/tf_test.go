@@ -1,0 +1,209 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+var tokenKey = handoff.NewString("token").Secret()
+
+// tfFixture copies the test configuration and returns a stage over it with
+// its state and data directory outside the source tree.
+func tfFixture(t *testing.T) (*Terraform, string) {
+	t.Helper()
+	requireTool(t, "terraform")
+	rc := filepath.Join(t.TempDir(), "terraform.rc")
+	os.WriteFile(rc, nil, 0o600)
+	t.Setenv("TF_CLI_CONFIG_FILE", rc)
+	dir := copyDir(t, "testdata/terraform/basic")
+	state := t.TempDir()
+	out := t.TempDir()
+	return &Terraform{
+		Dir:           dir,
+		Vars:          []Var{{Name: "template_id", From: handoff.TemplateID}},
+		Set:           map[string]string{"out_dir": out},
+		Outputs:       []Output{{Name: "ansible_inventory", As: handoff.Inventory}, {Name: "token", As: tokenKey}},
+		BackendConfig: []string{"path=" + filepath.Join(state, "terraform.tfstate")},
+		DataDir:       filepath.Join(state, "data"),
+	}, out
+}
+
+func TestTerraformE2E(t *testing.T) {
+	tf, out := tfFixture(t)
+	ctx := context.Background()
+	args := map[string]string{"template_id": "8025"}
+
+	sum, store, events, err := runStage(t, ctx, pipeline.ModeRun, tf, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Stages[0].Note; got != "applied: 2 to add, 0 to change, 0 to destroy" {
+		t.Errorf("note = %q", got)
+	}
+	inv, err := handoff.Inventory.Get(mustValues(t, store, handoff.Inventory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := inv.Hosts()
+	if len(hosts) != 2 || hosts[0].Address != "127.0.0.11" || hosts[0].Vars["template_id"] != 8025 {
+		t.Errorf("inventory hosts = %+v", hosts)
+	}
+	data, _ := os.ReadFile(filepath.Join(out, "host-2"))
+	if strings.TrimSpace(string(data)) != "8025" {
+		t.Errorf("host-2 was made from %q, want 8025", data)
+	}
+	// The sensitive output is kept, marked, and never shown.
+	tok, err := store.Get(tokenKey)
+	if err != nil || !tok.Sensitive || string(tok.Raw) != `"tok-8025-s3cr3t"` {
+		t.Errorf("token handoff = %+v, %v", tok, err)
+	}
+	for _, e := range events {
+		if strings.Contains(e.Line+e.Error, "s3cr3t") || (e.Handoff != nil && strings.Contains(e.Handoff.Display, "s3cr3t")) {
+			t.Errorf("secret in event %+v", e)
+		}
+	}
+	if fi, err := os.Stat(store.Path(tokenKey.Name())); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode = %v, %v; want 0600", fi.Mode(), err)
+	}
+	if entries, _ := os.ReadDir(tf.Dir); len(entries) != 1 {
+		t.Errorf("Terraform wrote into the source tree: %v", entries)
+	}
+
+	// Same inputs: init and apply are skipped.
+	sum, _, events, err = runStage(t, ctx, pipeline.ModeRun, tf, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Stages[0].Note; got != "no changes: apply skipped" {
+		t.Errorf("second run note = %q", got)
+	}
+	if !hasLine(events, "terraform init skipped") || hasLine(events, "$ terraform init") {
+		t.Error("init ran again although nothing it depends on changed")
+	}
+
+	// Plan and check with a new template: changes shown, nothing changed.
+	args2 := map[string]string{"template_id": "8026"}
+	if sum, _, _, err = runStage(t, ctx, pipeline.ModePlan, tf, args2); err != nil || sum.Stages[0].Note != "the plan has changes (see above)" {
+		t.Fatalf("plan: %v %+v", err, sum)
+	}
+	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args); err != nil {
+		t.Errorf("check with the applied inputs: %v", err)
+	}
+	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args2); err == nil || !strings.Contains(err.Error(), "drift") {
+		t.Errorf("check with other inputs: %v, want drift", err)
+	}
+	data, _ = os.ReadFile(filepath.Join(out, "host-1"))
+	if strings.TrimSpace(string(data)) != "8025" {
+		t.Errorf("plan or check changed host-1 to %q", data)
+	}
+
+	// A new template replaces the hosts.
+	if sum, _, _, err = runStage(t, ctx, pipeline.ModeRun, tf, args2); err != nil {
+		t.Fatal(err)
+	}
+	if got := sum.Stages[0].Note; got != "applied: 2 to add, 0 to change, 2 to destroy" {
+		t.Errorf("replace note = %q", got)
+	}
+
+	// Rollback destroys.
+	if _, _, _, err = runStage(t, ctx, pipeline.ModeRollback, tf, args2); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("destroy left %v", left)
+	}
+}
+
+func mustValues(t *testing.T, store *handoff.Store, defs ...handoff.Def) *handoff.Values {
+	t.Helper()
+	vs := &handoff.Values{}
+	for _, d := range defs {
+		v, err := store.Get(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs.Set(v)
+	}
+	return vs
+}
+
+func TestTerraformFailures(t *testing.T) {
+	ctx := context.Background()
+	t.Run("provisioner fails", func(t *testing.T) {
+		tf, _ := tfFixture(t)
+		tf.Set["fail"] = "true"
+		_, _, _, err := runStage(t, ctx, pipeline.ModeRun, tf, map[string]string{"template_id": "8025"})
+		var te *ToolError
+		if !errors.As(err, &te) || te.ExitCode != 1 || !strings.Contains(te.Stderr, "no such template") {
+			t.Errorf("err = %v, want a ToolError with the provisioner's message", err)
+		}
+	})
+	t.Run("missing output", func(t *testing.T) {
+		tf, _ := tfFixture(t)
+		tf.Outputs = append(tf.Outputs, Output{Name: "nope", As: handoff.NewString("nope")})
+		_, _, _, err := runStage(t, ctx, pipeline.ModeRun, tf, map[string]string{"template_id": "8025"})
+		if err == nil || !strings.Contains(err.Error(), "no output nope") || !strings.Contains(err.Error(), "ansible_inventory") {
+			t.Errorf("err = %v", err)
+		}
+	})
+	t.Run("missing binary", func(t *testing.T) {
+		tf, _ := tfFixture(t)
+		tf.Binary = "/nonexistent/terraform"
+		_, _, _, err := runStage(t, ctx, pipeline.ModeRun, tf, map[string]string{"template_id": "8025"})
+		var me *MissingToolError
+		if !errors.As(err, &me) {
+			t.Errorf("err = %v, want *MissingToolError", err)
+		}
+	})
+	t.Run("cancel leaves no lock", func(t *testing.T) {
+		tf, _ := tfFixture(t)
+		tf.Set["sleep"] = "30"
+		ctx, cancel := context.WithCancel(context.Background())
+		p, _ := pipeline.New(tf)
+		started := make(chan struct{}, 1)
+		sink := pipeline.SinkFunc(func(e pipeline.Event) {
+			if strings.Contains(e.Line, "Provisioning with 'local-exec'") {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+			}
+		})
+		done := make(chan error, 1)
+		go func() {
+			_, err := p.Run(ctx, pipeline.Options{Args: map[string]string{"template_id": "8025"}, Getenv: func(string) string { return "" }, Sinks: []pipeline.Sink{sink}})
+			done <- err
+		}()
+		select {
+		case <-started:
+		case <-time.After(60 * time.Second):
+			t.Fatal("apply did not start within 60s")
+		}
+		cancel()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("err = %v, want context.Canceled", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("cancelled apply did not return within 30s")
+		}
+		// The state is not locked: a plan that takes the lock succeeds at once.
+		tf.Set["sleep"] = "0"
+		tf.LockTimeout = time.Second
+		if _, _, _, err := runStage(t, context.Background(), pipeline.ModeCheck, tf, map[string]string{"template_id": "8025"}); err != nil && strings.Contains(err.Error(), "lock") {
+			t.Errorf("state left locked: %v", err)
+		}
+		if _, _, _, err := runStage(t, context.Background(), pipeline.ModeRun, tf, map[string]string{"template_id": "8025"}); err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	})
+}
