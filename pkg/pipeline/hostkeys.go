@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyPolicy says how WaitForSSH checks the keys hosts present. Make one
+// with KnownHosts, PinnedHostKeys, TrustOnFirstUse or InsecureIgnoreHostKey;
+// the zero value is no policy, which WaitForSSH rejects.
+type HostKeyPolicy struct {
+	name     string
+	callback ssh.HostKeyCallback
+}
+
+// String names the policy.
+func (p HostKeyPolicy) String() string { return p.name }
+
+// errHostKey marks a host key failure, which is never retried.
+var errHostKey = errors.New("host key")
+
+// KnownHosts accepts only the keys a known_hosts file lists for each host.
+// The file is read at every probe, so keys added while waiting count.
+func KnownHosts(path string) HostKeyPolicy {
+	return HostKeyPolicy{name: "known_hosts " + path, callback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+		cb, err := knownhosts.New(path)
+		if err != nil {
+			return fmt.Errorf("%w: cannot read %s: %v", errHostKey, path, err)
+		}
+		if err := cb(host, remote, key); err != nil {
+			return fmt.Errorf("%w of %s is not accepted by %s: %v", errHostKey, host, path, err)
+		}
+		return nil
+	}}
+}
+
+// PinnedHostKeys accepts only the given keys, for any host.
+func PinnedHostKeys(keys ...ssh.PublicKey) HostKeyPolicy {
+	return HostKeyPolicy{name: "pinned keys", callback: func(host string, _ net.Addr, key ssh.PublicKey) error {
+		for _, k := range keys {
+			if bytes.Equal(k.Marshal(), key.Marshal()) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%w of %s (%s) is not one of the pinned keys", errHostKey, host, ssh.FingerprintSHA256(key))
+	}}
+}
+
+// TrustOnFirstUse accepts the key a host presents the first time and
+// records it in a known_hosts file; later, a different key for that host
+// is rejected.
+func TrustOnFirstUse(path string) HostKeyPolicy {
+	var mu sync.Mutex
+	return HostKeyPolicy{name: "trust on first use, " + path, callback: func(host string, remote net.Addr, key ssh.PublicKey) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if cb, err := knownhosts.New(path); err == nil {
+			err := cb(host, remote, key)
+			var ke *knownhosts.KeyError
+			switch {
+			case err == nil:
+				return nil
+			case errors.As(err, &ke) && len(ke.Want) > 0:
+				return fmt.Errorf("%w of %s changed since it was first trusted (%s): %v", errHostKey, host, path, err)
+			case !errors.As(err, &ke):
+				return fmt.Errorf("%w: %s: %v", errHostKey, path, err)
+			}
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%w: cannot read %s: %v", errHostKey, path, err)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = f.WriteString(knownhosts.Line([]string{knownhosts.Normalize(host)}, key) + "\n")
+		return err
+	}}
+}
+
+// InsecureIgnoreHostKey accepts any host key. It is only for throwaway
+// test hosts, and has this name so that using it is a visible choice.
+func InsecureIgnoreHostKey() HostKeyPolicy {
+	return HostKeyPolicy{name: "insecure: any host key", callback: ssh.InsecureIgnoreHostKey()}
+}

@@ -1,0 +1,286 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// SSHHost is a host to wait for: a name for messages, host:port, and the
+// user to authenticate as.
+type SSHHost struct {
+	Name string
+	Addr string
+	User string
+}
+
+// SSHWaitOptions configures WaitForSSH. Signers and HostKeys are required;
+// every other zero value has a useful default.
+type SSHWaitOptions struct {
+	// Signers are the client keys to authenticate with.
+	Signers []ssh.Signer
+	// HostKeys says how host keys are checked: KnownHosts, PinnedHostKeys,
+	// TrustOnFirstUse, or — asked for by name — InsecureIgnoreHostKey.
+	HostKeys HostKeyPolicy
+	// HandshakeTimeout bounds one probe: TCP connect, SSH handshake and
+	// authentication, so a server that accepts TCP and never answers
+	// cannot hang the wait. 0 means 5 seconds.
+	HandshakeTimeout time.Duration
+	// Timeout bounds the whole wait; 0 means 5 minutes.
+	Timeout time.Duration
+	// Interval is the first wait between probes of a host; it grows
+	// exponentially (with jitter) up to MaxInterval. 0 means 100 ms and
+	// 250 ms: probing a closed loopback or LAN port costs nothing, and a
+	// host that comes up is noticed within a fraction of a second.
+	Interval, MaxInterval time.Duration
+	// ReadyCommand, when set, runs once a host authenticates, e.g.
+	// "cloud-init status --wait"; the host is ready when it exits with one
+	// of ReadyExitCodes (default 0 and 2 — cloud-init's done-with-warnings)
+	// and is probed again otherwise.
+	ReadyCommand   string
+	ReadyExitCodes []int
+	// OnReady, when set, is called as each host becomes ready, from the
+	// host's own goroutine.
+	OnReady func(h SSHHost, attempts int, waited time.Duration)
+}
+
+// HostWaitError is why one host did not become ready.
+type HostWaitError struct {
+	Host     SSHHost
+	Attempts int
+	Err      error
+}
+
+func (e *HostWaitError) Error() string {
+	return fmt.Sprintf("%s (%s) after %d attempts: %v", e.Host.Name, e.Host.Addr, e.Attempts, e.Err)
+}
+
+func (e *HostWaitError) Unwrap() error { return e.Err }
+
+// SSHWaitError lists every host that never became ready, with its last
+// error. It wraps the context's error when the wait was cancelled or
+// timed out.
+type SSHWaitError struct {
+	NotReady []*HostWaitError
+	Cause    error
+}
+
+func (e *SSHWaitError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d of the hosts never became ready", len(e.NotReady))
+	if e.Cause != nil {
+		fmt.Fprintf(&b, " (%v)", e.Cause)
+	}
+	b.WriteString(":")
+	for _, h := range e.NotReady {
+		b.WriteString("\n  " + h.Error())
+	}
+	return b.String()
+}
+
+// Unwrap gives the cause and each host's error.
+func (e *SSHWaitError) Unwrap() []error {
+	out := []error{}
+	if e.Cause != nil {
+		out = append(out, e.Cause)
+	}
+	for _, h := range e.NotReady {
+		out = append(out, h)
+	}
+	return out
+}
+
+// ErrSSHAuth marks a host that refused every key: retrying cannot help.
+var ErrSSHAuth = errors.New("ssh authentication failed")
+
+// WaitForSSH waits until every host accepts an SSH connection with one of
+// the keys (and, when set, passes the readiness command), probing all of
+// them at once: each host is probed at once, then after Interval, growing
+// to MaxInterval. Network errors are retried; a refused key or a host key
+// that does not match stops the wait at once, naming the host. On timeout
+// the *SSHWaitError lists every host that never became ready.
+func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error {
+	if len(opts.Signers) == 0 {
+		return errors.New("wait for ssh: no client key given")
+	}
+	if opts.HostKeys.callback == nil {
+		return errors.New("wait for ssh: no host key policy: use KnownHosts, PinnedHostKeys or TrustOnFirstUse (or InsecureIgnoreHostKey, by name)")
+	}
+	if opts.HandshakeTimeout <= 0 {
+		opts.HandshakeTimeout = 5 * time.Second
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 5 * time.Minute
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 100 * time.Millisecond
+	}
+	if opts.MaxInterval <= 0 {
+		opts.MaxInterval = 250 * time.Millisecond
+	}
+	if len(opts.ReadyExitCodes) == 0 {
+		opts.ReadyExitCodes = []int{0, 2}
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	var (
+		mu        sync.Mutex
+		notReady  []*HostWaitError
+		permanent *HostWaitError
+		wg        sync.WaitGroup
+	)
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			policy := RetryPolicy{Attempts: 1 << 30, Base: opts.Interval, MaxWait: opts.MaxInterval}
+			attempts, err := policy.Do(wctx, func(ctx context.Context, _ int) error {
+				return probeSSH(ctx, h, opts)
+			})
+			if err == nil {
+				if opts.OnReady != nil {
+					opts.OnReady(h, attempts, time.Since(start))
+				}
+				return
+			}
+			he := &HostWaitError{Host: h, Attempts: attempts, Err: err}
+			mu.Lock()
+			defer mu.Unlock()
+			notReady = append(notReady, he)
+			if !IsRetryable(err) && wctx.Err() == nil && permanent == nil {
+				permanent = he
+				cancel() // a refused key will not be accepted later
+			}
+		}()
+	}
+	wg.Wait()
+	if permanent != nil {
+		return fmt.Errorf("wait for ssh: %w", permanent)
+	}
+	if len(notReady) == 0 {
+		return nil
+	}
+	sort.Slice(notReady, func(i, j int) bool { return notReady[i].Host.Name < notReady[j].Host.Name })
+	cause := ctx.Err()
+	if cause == nil {
+		cause = fmt.Errorf("timed out after %s", opts.Timeout)
+	}
+	return &SSHWaitError{NotReady: notReady, Cause: cause}
+}
+
+// probeSSH makes one connection: TCP, handshake and authentication under
+// one deadline, then the readiness command. Errors worth retrying are
+// marked Retryable.
+func probeSSH(ctx context.Context, h SSHHost, opts SSHWaitOptions) error {
+	deadline := time.Now().Add(opts.HandshakeTimeout)
+	dctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(dctx, "tcp", h.Addr)
+	if err != nil {
+		return Retryable(err)
+	}
+	// The deadline covers the handshake too; closing the connection when
+	// ctx ends stops a probe that is stuck in it.
+	_ = conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	cfg := &ssh.ClientConfig{
+		User:            h.User,
+		Auth:            []ssh.AuthMethod{ssh.PublicKeys(opts.Signers...)},
+		HostKeyCallback: opts.HostKeys.callback,
+		Timeout:         opts.HandshakeTimeout,
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, h.Addr, cfg)
+	if err != nil {
+		conn.Close()
+		return classify(err)
+	}
+	client := ssh.NewClient(c, chans, reqs)
+	defer client.Close()
+	_ = conn.SetDeadline(time.Time{})
+	if opts.ReadyCommand == "" {
+		return nil
+	}
+	return runReady(ctx, client, opts)
+}
+
+// classify tells a permanent failure (a refused key, a host key that does
+// not match) from a transient one (the server is still starting).
+func classify(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "unable to authenticate"):
+		return fmt.Errorf("%w: the host refused every key offered (%v)", ErrSSHAuth, err)
+	case errors.Is(err, errHostKey):
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Retryable(fmt.Errorf("ssh handshake timed out: %w", err))
+	}
+	return Retryable(err)
+}
+
+func runReady(ctx context.Context, client *ssh.Client, opts SSHWaitOptions) error {
+	s, err := client.NewSession()
+	if err != nil {
+		return Retryable(err)
+	}
+	defer s.Close()
+	out := &lockedBuffer{}
+	s.Stdout, s.Stderr = out, out
+	done := make(chan error, 1)
+	go func() { done <- s.Run(opts.ReadyCommand) }()
+	select {
+	case <-ctx.Done():
+		client.Close()
+		<-done
+		return ctx.Err()
+	case err = <-done:
+	}
+	code := 0
+	var exit *ssh.ExitError
+	switch {
+	case errors.As(err, &exit):
+		code = exit.ExitStatus()
+	case err != nil:
+		return Retryable(err)
+	}
+	if slices.Contains(opts.ReadyExitCodes, code) {
+		return nil
+	}
+	text := strings.TrimSpace(out.String())
+	if len(text) > 200 {
+		text = "…" + text[len(text)-200:]
+	}
+	return Retryable(fmt.Errorf("readiness command %q exited %d: %s", opts.ReadyCommand, code, text))
+}
+
+// lockedBuffer is a buffer two copying goroutines can write at once.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
