@@ -58,6 +58,14 @@ type Options struct {
 	Parallelism int
 	// Secrets are values to mask as "***" in every event from the start.
 	Secrets []string
+	// Fingerprints, when set, records each Fingerprinter stage's inputs
+	// after it succeeds. A stage named in SkipUnchanged whose inputs are
+	// the same as at its last success, whose handoffs are stored and whose
+	// check (if it is a Checker) passes is skipped, reusing its stored
+	// handoffs. Force runs every stage regardless.
+	Fingerprints  Fingerprints
+	SkipUnchanged map[string]bool
+	Force         bool
 }
 
 // Policy is how a stage is run: a timeout for each attempt and a retry
@@ -450,6 +458,7 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 		rs.em.emit(Event{Kind: StageRetrying, Stage: name, Attempt: attempt, Error: err.Error(), Wait: wait})
 	}
 	var job *Job
+	var fingerprint string
 	attempts, err := retry.Do(ctx, func(ctx context.Context, attempt int) error {
 		job = &Job{
 			RunID: rs.runID, Stage: name, Attempt: attempt, Mode: rs.mode, Dir: dir,
@@ -458,6 +467,12 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 			emit: rs.em.emit, redact: rs.redact,
 		}
 		rs.em.emit(Event{Kind: StageStarted, Stage: name, Attempt: attempt})
+		if attempt == 1 {
+			var reason string
+			if fingerprint, reason = rs.unchanged(ctx, s, job); reason != "" {
+				return Skip(reason)
+			}
+		}
 		if err := runAttempt(ctx, policy.Timeout, grace, func(ctx context.Context) error { return fn(ctx, job) }); err != nil {
 			return err
 		}
@@ -475,9 +490,13 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 		given []handoff.Value
 		skip  *SkipError
 	)
+	res.Fingerprint = fingerprint
 	switch {
 	case err == nil:
 		given, err = rs.give(s, job.Out, false)
+		if err == nil && rs.mode == ModeRun {
+			err = recordFingerprint(rs.opts.Fingerprints, name, fingerprint)
+		}
 	case errors.As(err, &skip):
 		res.Reason = skip.Reason
 		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: skip.Reason})

@@ -1,0 +1,103 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/baton-deploy/baton/internal/atomicfile"
+	"github.com/baton-deploy/baton/pkg/handoff"
+)
+
+// Fingerprints remembers, per stage, the input fingerprint of its last
+// successful run.
+type Fingerprints interface {
+	Last(stage string) (string, bool)
+	Record(stage, fingerprint string) error
+}
+
+// FileFingerprints keeps fingerprints in a directory, one small file per
+// stage, written atomically.
+type FileFingerprints struct{ Dir string }
+
+type fingerprintFile struct {
+	Stage       string `json:"stage"`
+	Fingerprint string `json:"fingerprint"`
+}
+
+// Last implements Fingerprints.
+func (f FileFingerprints) Last(stage string) (string, bool) {
+	data, err := os.ReadFile(filepath.Join(f.Dir, stage+".json"))
+	if err != nil {
+		return "", false
+	}
+	var ff fingerprintFile
+	if json.Unmarshal(data, &ff) != nil || ff.Stage != stage {
+		return "", false
+	}
+	return ff.Fingerprint, true
+}
+
+// Record implements Fingerprints.
+func (f FileFingerprints) Record(stage, fp string) error {
+	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
+		return err
+	}
+	data, _ := json.Marshal(fingerprintFile{Stage: stage, Fingerprint: fp})
+	return atomicfile.Write(filepath.Join(f.Dir, stage+".json"), data, 0o600)
+}
+
+// unchanged decides whether a stage can be skipped: it is allowed to be
+// (Options.SkipUnchanged), its fingerprint equals the last successful
+// run's, every handoff it gives is stored, and — when it is a Checker —
+// what it made still passes its check. It returns the fingerprint, and a
+// reason when the stage can be skipped.
+func (rs *runState) unchanged(ctx context.Context, s Stage, job *Job) (fp, reason string) {
+	f, ok := s.(Fingerprinter)
+	if !ok || rs.mode != ModeRun || rs.opts.Fingerprints == nil {
+		return "", ""
+	}
+	fp, err := f.Fingerprint(ctx, job)
+	if err != nil {
+		job.Printf("cannot fingerprint the inputs (%v): the stage runs", err)
+		return "", ""
+	}
+	if rs.opts.Force || !rs.opts.SkipUnchanged[s.Name()] || rs.opts.Store == nil {
+		return fp, ""
+	}
+	last, ok := rs.opts.Fingerprints.Last(s.Name())
+	if !ok || last != fp {
+		return fp, ""
+	}
+	check := &Job{RunID: job.RunID, Stage: job.Stage, Attempt: job.Attempt, Mode: ModeCheck, Dir: job.Dir,
+		In: &handoff.Values{}, Out: &handoff.Values{}, Log: job.Log, emit: job.emit, redact: job.redact}
+	for _, v := range job.In.All() {
+		check.In.Set(v)
+	}
+	for _, d := range s.Gives() {
+		v, err := rs.opts.Store.Get(d)
+		if err != nil {
+			return fp, ""
+		}
+		check.In.Set(v)
+	}
+	if c, ok := s.(Checker); ok {
+		if err := c.Check(ctx, check); err != nil {
+			job.Printf("inputs unchanged, but %v: the stage runs", err)
+			return fp, ""
+		}
+	}
+	return fp, "unchanged"
+}
+
+func recordFingerprint(fps Fingerprints, stage, fp string) error {
+	if fps == nil || fp == "" {
+		return nil
+	}
+	if err := fps.Record(stage, fp); err != nil {
+		return fmt.Errorf("recording the fingerprint of %s: %w", stage, err)
+	}
+	return nil
+}
