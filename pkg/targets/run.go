@@ -1,0 +1,141 @@
+package targets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/baton-deploy/baton/internal/atomicfile"
+	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+// stdout is where targets write; a seam for tests.
+var stdout io.Writer = os.Stdout
+
+// job is one invocation of the runner by a target.
+type job struct {
+	mode pipeline.Mode
+	only []string
+	args map[string]string
+}
+
+// execute runs j on the project's pipeline with the console and a JSON-lines
+// log, and keeps the run's summary in its run directory.
+func execute(ctx context.Context, p *Project, j job) (*pipeline.Summary, error) {
+	pl, err := p.Pipeline()
+	if err != nil {
+		return nil, err
+	}
+	store, err := p.Store()
+	if err != nil {
+		return nil, err
+	}
+	runID := pipeline.NewRunID()
+	dir := p.RunDir(runID)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	logFile, err := os.OpenFile(filepath.Join(dir, "log.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+	opts := pipeline.Options{
+		RunID:  runID,
+		RunDir: dir,
+		Only:   j.only,
+		Args:   j.args,
+		Store:  store,
+		Hints:  hints,
+		Sinks:  []pipeline.Sink{pipeline.NewConsole(stdout, pipeline.ConsoleOptions{}), pipeline.NewJSONSink(logFile)},
+		// Tools get 4 s after SIGINT; Mage exits 5 s after Ctrl-C.
+		Grace:        4500 * time.Millisecond,
+		Fingerprints: pipeline.FileFingerprints{Dir: filepath.Join(p.State, "fingerprints")},
+		// Ansible corrects drift, so it runs even when nothing changed.
+		SkipUnchanged: map[string]bool{StagePacker: true, StageTerraform: true},
+		Force:         os.Getenv("BATON_FORCE") == "1",
+	}
+	var sum *pipeline.Summary
+	switch j.mode {
+	case pipeline.ModePlan:
+		sum, err = pl.Plan(ctx, opts)
+	case pipeline.ModeCheck:
+		sum, err = pl.Check(ctx, opts)
+	case pipeline.ModeRollback:
+		sum, err = pl.Rollback(ctx, opts)
+	default:
+		sum, err = pl.Run(ctx, opts)
+	}
+	if sum != nil {
+		if data, merr := json.MarshalIndent(sum, "", "  "); merr == nil {
+			if werr := atomicfile.Write(filepath.Join(dir, "summary.json"), data, 0o600); werr != nil && err == nil {
+				err = werr
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "\nrun %s failed; its log and each tool's whole output are in %s\n", runID, rel(p.Root, dir))
+		return sum, err
+	}
+	return sum, nil
+}
+
+// rel shows path relative to root when it is under it.
+func rel(root, path string) string {
+	if r, err := filepath.Rel(root, path); err == nil && r != ".." && !strings.HasPrefix(r, "../") {
+		return r
+	}
+	return path
+}
+
+// printHosts tells where the deployed hosts are and how to reach one.
+func printHosts(p *Project) {
+	store, err := p.Store()
+	if err != nil {
+		return
+	}
+	v, err := store.Get(handoff.Inventory)
+	if err != nil {
+		return
+	}
+	inv, err := handoff.Inventory.Decode(v.Raw)
+	if err != nil {
+		return
+	}
+	hosts := inv.Hosts()
+	fmt.Fprintf(stdout, "\n%d hosts are up:\n", len(hosts))
+	for _, h := range hosts {
+		fmt.Fprintf(stdout, "  %-10s %s  (%v)\n", h.Name, h.SSHAddr(), h.Groups)
+	}
+	if len(hosts) > 0 && p.Layout == "local" {
+		h := hosts[0]
+		port := h.Port
+		if port == 0 {
+			port = 22
+		}
+		lab := rel(p.Root, p.Lab())
+		fmt.Fprintf(stdout, "ssh to one:\n  ssh -i %s/client_key -o UserKnownHostsFile=%s/known_hosts -p %d %s@%s\n", lab, lab, port, orDefault(h.User, "root"), h.Address)
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// interrupted explains, after Ctrl-C, what state things are in.
+func interrupted(p *Project, err error) error {
+	if !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return fmt.Errorf("%w\ninterrupted: tools were asked to stop (SIGINT) and handoffs are only written whole, so the store holds the last complete values; run `go run mage.go validate` to see what state the %s environment is in", err, p.Env)
+}

@@ -1,0 +1,145 @@
+package targets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// TerraformVersion is the Terraform baton installs when none is on PATH:
+// the last release under the MPL, buildable from the Go module proxy.
+const TerraformVersion = "v1.5.7"
+
+// tool is one program the pipeline needs and how to get it.
+type tool struct {
+	name  string
+	apt   string // Debian package, when it comes from apt
+	gomod string // Go module to `go install`, when it comes from there
+}
+
+var tools = []tool{
+	{name: "packer", apt: "packer"},
+	{name: "terraform", gomod: "github.com/hashicorp/terraform@" + TerraformVersion},
+	{name: "ansible-playbook", apt: "ansible-core"},
+	{name: "sshd", apt: "openssh-server"},
+	{name: "ssh", apt: "openssh-client"},
+}
+
+// Tools makes sure packer, terraform, ansible-playbook and sshd are
+// installed: through apt-get and `go install` when it can (as root on
+// Debian or Ubuntu), else it says exactly what to run.
+func Tools(ctx context.Context) error {
+	p, err := LoadProject()
+	if err != nil {
+		return err
+	}
+	if err := ensureTools(ctx, p, true); err != nil {
+		return err
+	}
+	for _, t := range tools {
+		path, _ := lookPath(t.name)
+		fmt.Fprintf(stdout, "  %-17s %s\n", t.name, path)
+	}
+	return nil
+}
+
+// toolsBin is where `go install` puts the tools baton builds.
+func toolsBin(p *Project) string { return filepath.Join(p.Root, ".tools", "bin") }
+
+func lookPath(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil && fi.Mode()&0o111 != 0 {
+			return filepath.Join(dir, name), nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// ensureTools puts .tools/bin on PATH, gives Terraform an empty CLI config
+// when it has none (so it does not warn on every command), and installs
+// what is missing.
+func ensureTools(ctx context.Context, p *Project, verbose bool) error {
+	bin := toolsBin(p)
+	if !strings.Contains(os.Getenv("PATH"), bin) {
+		os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	}
+	if os.Getenv("TF_CLI_CONFIG_FILE") == "" {
+		rc := filepath.Join(p.Root, ".baton", "terraform.rc")
+		if err := os.MkdirAll(filepath.Dir(rc), 0o700); err != nil {
+			return err
+		}
+		if _, err := os.Stat(rc); err != nil {
+			if err := os.WriteFile(rc, nil, 0o600); err != nil {
+				return err
+			}
+		}
+		os.Setenv("TF_CLI_CONFIG_FILE", rc)
+	}
+	var apt []string
+	var gomods []tool
+	for _, t := range tools {
+		if _, err := lookPath(t.name); err == nil {
+			continue
+		}
+		if t.apt != "" {
+			apt = append(apt, t.apt)
+		} else {
+			gomods = append(gomods, t)
+		}
+	}
+	if len(apt) == 0 && len(gomods) == 0 {
+		if verbose {
+			fmt.Fprintln(stdout, "every tool is installed:")
+		}
+		return nil
+	}
+	var failed []string
+	if len(apt) > 0 {
+		if err := aptInstall(ctx, apt); err != nil {
+			failed = append(failed, fmt.Sprintf("apt-get update && apt-get install -y --no-install-recommends %s   (%v)", strings.Join(apt, " "), err))
+		}
+	}
+	for _, t := range gomods {
+		fmt.Fprintf(stdout, "installing %s with go install %s into %s (about 2 minutes, once)\n", t.name, t.gomod, rel(p.Root, bin))
+		cmd := exec.CommandContext(ctx, "go", "install", t.gomod)
+		cmd.Env = append(os.Environ(), "GOBIN="+bin)
+		cmd.Stdout, cmd.Stderr = stdout, stdout
+		if err := cmd.Run(); err != nil {
+			failed = append(failed, fmt.Sprintf("GOBIN=%s go install %s   (%v)", bin, t.gomod, err))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("some tools are missing and could not be installed; run:\n  %s", strings.Join(failed, "\n  "))
+	}
+	return nil
+}
+
+func aptInstall(ctx context.Context, pkgs []string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("not root")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		return errors.New("no apt-get here")
+	}
+	fmt.Fprintf(stdout, "installing %s with apt-get\n", strings.Join(pkgs, ", "))
+	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+	for _, args := range [][]string{
+		{"update", "-qq"},
+		append([]string{"install", "-y", "-qq", "--no-install-recommends"}, pkgs...),
+	} {
+		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd.Env = env
+		cmd.Stdout, cmd.Stderr = stdout, stdout
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("apt-get %s: %w", args[0], err)
+		}
+	}
+	return nil
+}
