@@ -2,6 +2,8 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -63,5 +65,43 @@ func TestRollbackRunsInReverseOrderWithStoredValues(t *testing.T) {
 	}
 	if st := sum.Stages[2]; st.Status != StatusSkipped || st.Reason != "has no rollback" {
 		t.Errorf("configure: %s %q, want skipped for having no rollback", st.Status, st.Reason)
+	}
+}
+
+// checker is a stage whose check fails when told to.
+type checker struct {
+	Stage
+	fail bool
+	ran  *[]string
+	mu   *sync.Mutex
+}
+
+func (c *checker) Check(ctx context.Context, j *Job) error {
+	c.mu.Lock()
+	*c.ran = append(*c.ran, c.Name())
+	c.mu.Unlock()
+	if c.fail {
+		return fmt.Errorf("%s is unwell", c.Name())
+	}
+	return nil
+}
+
+func TestCheckRunsEveryCheckAndReportsEachFailure(t *testing.T) {
+	var mu sync.Mutex
+	var ran []string
+	noop := func(ctx context.Context, j *Job) error { return nil }
+	a := &checker{Stage: Func("a", nil, []handoff.Def{imageID}, noop), fail: true, ran: &ran, mu: &mu}
+	b := &checker{Stage: Func("b", []handoff.Def{imageID}, nil, noop), ran: &ran, mu: &mu}
+	c := &checker{Stage: Func("c", []handoff.Def{imageID}, nil, noop), fail: true, ran: &ran, mu: &mu}
+	p, _ := New(a, b, c)
+	sum, err := p.Check(context.Background(), Options{Args: map[string]string{"template_id": "8025"}})
+	if len(ran) != 3 {
+		t.Errorf("checks run = %v, want all three", ran)
+	}
+	if err == nil || !strings.Contains(err.Error(), "a is unwell") || !strings.Contains(err.Error(), "c is unwell") {
+		t.Errorf("err = %v, want both failures", err)
+	}
+	if sum.Stages[1].Status != StatusSucceeded {
+		t.Errorf("b = %s, want succeeded", sum.Stages[1].Status)
 	}
 }

@@ -303,6 +303,7 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 	done := make(chan stageDone)
 	running := 0
 	var firstErr error
+	var allErrs []error
 	ready := func(i int) bool {
 		deps := rs.p.deps[selected[i].Name()]
 		if rs.mode == ModeRollback {
@@ -313,7 +314,11 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 			if !ok {
 				continue
 			}
-			if st := sum.Stages[j].Status; st != StatusSucceeded && st != StatusSkipped {
+			st := sum.Stages[j].Status
+			if rs.mode == ModeCheck && st != StatusPending && st != StatusRunning {
+				continue // every check runs, whatever the others found
+			}
+			if st != StatusSucceeded && st != StatusSkipped {
 				return false
 			}
 		}
@@ -321,7 +326,7 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 	}
 	for {
 		progressed := true
-		for progressed && firstErr == nil && ctx.Err() == nil {
+		for progressed && (firstErr == nil || rs.mode == ModeCheck) && ctx.Err() == nil {
 			progressed = false
 			for i, s := range selected {
 				if sum.Stages[i].Status != StatusPending || !ready(i) {
@@ -348,9 +353,15 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 		d := <-done
 		running--
 		sum.Stages[d.idx] = d.res
-		if d.err != nil && firstErr == nil {
-			firstErr = d.err
+		if d.err != nil {
+			if firstErr == nil {
+				firstErr = d.err
+			}
+			allErrs = append(allErrs, d.err)
 		}
+	}
+	if rs.mode == ModeCheck && len(allErrs) > 1 {
+		firstErr = errors.Join(allErrs...)
 	}
 	reason := "the run was cancelled"
 	if firstErr != nil {

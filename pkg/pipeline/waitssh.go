@@ -75,10 +75,18 @@ type SSHWaitError struct {
 }
 
 func (e *SSHWaitError) Error() string {
+	names := make([]string, len(e.NotReady))
+	for i, h := range e.NotReady {
+		names[i] = h.Host.Name
+	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d of the hosts never became ready", len(e.NotReady))
+	fmt.Fprintf(&b, "%s never became ready", strings.Join(names, ", "))
 	if e.Cause != nil {
 		fmt.Fprintf(&b, " (%v)", e.Cause)
+	}
+	if len(e.NotReady) == 1 {
+		fmt.Fprintf(&b, ": %v", e.NotReady[0])
+		return b.String()
 	}
 	b.WriteString(":")
 	for _, h := range e.NotReady {

@@ -86,7 +86,7 @@ func TestWaitForSSHFailures(t *testing.T) {
 		}, want: []string{"not one of the pinned keys"}, permanent: true},
 		{name: "stalled handshake", server: sshtest.Options{Stall: true}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.HandshakeTimeout, o.Timeout = 200*time.Millisecond, time.Second
-		}, want: []string{"never became ready", "timed out"}},
+		}, want: []string{"h1 never became ready", "timed out"}},
 		{name: "readiness command fails", server: sshtest.Options{Exec: func(string) (string, int) { return "status: error", 1 }}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.ReadyCommand, o.Timeout = "cloud-init status --wait", time.Second
 		}, want: []string{"exited 1", "status: error"}},

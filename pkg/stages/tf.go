@@ -17,6 +17,7 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 
+	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -377,7 +378,40 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		j.SetNote("applied: %s", summary)
 	}
 	os.Remove(planFile) // a plan file holds every variable's value
+	if err := r.saveApplied(); err != nil {
+		return err
+	}
 	return r.outputs(ctx)
+}
+
+// appliedFile records the variables of the last successful apply, so that
+// a check or a destroy uses what is deployed, not what was built since.
+func (r *tfRun) appliedFile() string { return filepath.Join(r.dataDir(), "baton-applied.json") }
+
+func (r *tfRun) saveApplied() error {
+	data, _ := json.Marshal(r.vars)
+	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+		return err
+	}
+	// Variables may be secret: 0600, like the state.
+	return atomicfile.Write(r.appliedFile(), data, 0o600)
+}
+
+// useApplied switches to the variables of the last apply, when known.
+func (r *tfRun) useApplied() {
+	data, err := os.ReadFile(r.appliedFile())
+	if err != nil {
+		return
+	}
+	var vars []string
+	if json.Unmarshal(data, &vars) == nil {
+		r.vars = vars
+		for _, v := range vars {
+			if _, val, ok := strings.Cut(v, "="); ok && r.t.isSecretVar(v) {
+				r.j.Secret(val)
+			}
+		}
+	}
 }
 
 // planSummary counts a saved plan's actions: "2 to add, 0 to change, 1 to
@@ -519,12 +553,13 @@ func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
 }
 
 // Check implements pipeline.Checker: the state is valid and a plan with
-// the last inputs shows no drift.
+// the variables of the last apply shows no drift.
 func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 	r, err := t.open(j)
 	if err != nil {
 		return err
 	}
+	r.useApplied()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
 	}
@@ -544,12 +579,13 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 }
 
 // Rollback implements pipeline.Rollbacker: destroy what the configuration
-// made, with the inputs it was last applied with.
+// made, with the variables it was last applied with.
 func (t *Terraform) Rollback(ctx context.Context, j *pipeline.Job) error {
 	r, err := t.open(j)
 	if err != nil {
 		return err
 	}
+	r.useApplied()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
 	}
@@ -589,4 +625,16 @@ func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, e
 		return "", fmt.Errorf("terraform fingerprint: %w", err)
 	}
 	return f.sum(), nil
+}
+
+// isSecretVar reports whether a name=value var came from a sensitive
+// handoff.
+func (t *Terraform) isSecretVar(nameValue string) bool {
+	name, _, _ := strings.Cut(nameValue, "=")
+	for _, v := range t.Vars {
+		if v.Name == name && v.From.Sensitive() {
+			return true
+		}
+	}
+	return false
 }

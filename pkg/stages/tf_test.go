@@ -97,9 +97,18 @@ func TestTerraformE2E(t *testing.T) {
 	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args); err != nil {
 		t.Errorf("check with the applied inputs: %v", err)
 	}
-	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args2); err == nil || !strings.Contains(err.Error(), "drift") {
-		t.Errorf("check with other inputs: %v, want drift", err)
+	// Check uses what was applied, not newer inputs; a configuration that
+	// no longer matches the state is drift.
+	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args2); err != nil {
+		t.Errorf("check with newer inputs: %v, want the applied ones used", err)
 	}
+	mainTF := filepath.Join(tf.Dir, "main.tf")
+	orig, _ := os.ReadFile(mainTF)
+	os.WriteFile(mainTF, append(append([]byte(nil), orig...), "\nresource \"terraform_data\" \"extra\" {}\n"...), 0o644)
+	if _, _, _, err = runStage(t, ctx, pipeline.ModeCheck, tf, args); err == nil || !strings.Contains(err.Error(), "drift") || !strings.Contains(err.Error(), "1 to add") {
+		t.Errorf("check with a changed configuration: %v, want drift with 1 to add", err)
+	}
+	os.WriteFile(mainTF, orig, 0o644)
 	data, _ = os.ReadFile(filepath.Join(out, "host-1"))
 	if strings.TrimSpace(string(data)) != "8025" {
 		t.Errorf("plan or check changed host-1 to %q", data)

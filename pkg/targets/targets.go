@@ -85,7 +85,7 @@ func argument(def handoff.Def, text string) (map[string]string, error) {
 		return nil, nil
 	}
 	if _, err := def.ParseText(text); err != nil {
-		return nil, fmt.Errorf("%s %q: %w\nwant %s, or - to use %s or the last stored value", def.Name(), text, err, def.Format(), def.EnvVar())
+		return nil, fmt.Errorf("%w\nwant %s, or - to use %s or the last stored value", err, def.Format(), def.EnvVar())
 	}
 	return map[string]string{def.Name(): text}, nil
 }
