@@ -21,6 +21,8 @@ import (
 //	                the pipeline's name)
 //	BATON_ROOT      the project root (default: the working directory)
 //	BATON_HOSTS     how many lab hosts (default 3)
+//	BATON_LAB_PORT  the port of every lab sshd (default 2222)
+//	BATON_FORCE=1   run every stage, even those whose inputs are unchanged
 type Project struct {
 	Root   string
 	Layout string // "local", "proxmox" or a directory (BATON_PIPELINE)
@@ -28,6 +30,7 @@ type Project struct {
 	// State is .baton/<env> under Root: handoffs, runs, lab files.
 	State string
 	Hosts int
+	Port  int
 }
 
 // LoadProject reads the project's settings from the environment.
@@ -61,6 +64,14 @@ func LoadProject() (*Project, error) {
 			return nil, fmt.Errorf("BATON_HOSTS=%q: want a number of lab hosts from 1 to 200", s)
 		}
 		p.Hosts = n
+	}
+	p.Port = 2222
+	if s := os.Getenv("BATON_LAB_PORT"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("BATON_LAB_PORT=%q: want a port from 1 to 65535", s)
+		}
+		p.Port = n
 	}
 	p.State = filepath.Join(root, ".baton", p.Env)
 	switch p.Layout {

@@ -1,0 +1,276 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-deploy/baton/internal/testlab"
+	"github.com/baton-deploy/baton/pkg/handoff"
+)
+
+// syncBuffer collects a target's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// labProject makes a project root holding a copy of examples/local, with
+// its lab on a free port, and points the targets at it.
+func labProject(t *testing.T) (*Project, *syncBuffer) {
+	t.Helper()
+	for _, tool := range []string{"packer", "terraform", "ansible-playbook", "sshd"} {
+		testlab.Require(t, tool)
+	}
+	root := t.TempDir()
+	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
+	l, err := net.Listen("tcp", "127.0.0.11:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	t.Setenv("BATON_ROOT", root)
+	t.Setenv("BATON_PIPELINE", "")
+	t.Setenv("BATON_ENV", "")
+	t.Setenv("BATON_FORCE", "")
+	t.Setenv("BATON_HOSTS", "3")
+	t.Setenv("BATON_LAB_PORT", strconv.Itoa(port))
+	t.Setenv("BATON_TEMPLATE_ID", "")
+	t.Setenv("BATON_INVENTORY", "")
+	p, err := LoadProject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	old := stdout
+	stdout = out
+	t.Cleanup(func() {
+		stdout = old
+		// Whatever happened, leave no host running.
+		_ = Destroy(context.Background())
+	})
+	return p, out
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, _ := d.Info()
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func storedTemplate(t *testing.T, p *Project) int {
+	t.Helper()
+	store, _ := p.Store()
+	v, err := store.Get(handoff.TemplateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := handoff.TemplateID.Decode(v.Raw)
+	return id
+}
+
+// configuredFrom reads, on every lab host, the template Ansible recorded.
+func configuredFrom(t *testing.T, p *Project) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	hosts, _ := filepath.Glob(filepath.Join(p.Lab(), "hosts", "*"))
+	for _, h := range hosts {
+		data, err := os.ReadFile(filepath.Join(h, "root", "etc", "baton", "configured-from"))
+		if err != nil {
+			out[filepath.Base(h)] = "missing"
+			continue
+		}
+		out[filepath.Base(h)] = strings.TrimSpace(string(data))
+	}
+	return out
+}
+
+func checkAll(t *testing.T, got map[string]string, want string, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Errorf("%d hosts configured, want %d: %v", len(got), n, got)
+	}
+	for h, v := range got {
+		if v != want {
+			t.Errorf("%s configured from %s, want template %s", h, v, want)
+		}
+	}
+}
+
+func treeHash(t *testing.T, dir string, skip string) string {
+	t.Helper()
+	h := sha256.New()
+	filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || strings.Contains(path, skip) {
+			return nil
+		}
+		data, _ := os.ReadFile(path)
+		fmt.Fprintf(h, "%s %x\n", path, sha256.Sum256(data))
+		return nil
+	})
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+func TestMainJobE2E(t *testing.T) {
+	p, out := labProject(t)
+	ctx := context.Background()
+
+	// Plan before anything exists: changes nothing, skips what it cannot know.
+	if err := Plan(ctx); err != nil {
+		t.Fatalf("plan on a fresh project: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(p.State, "terraform.tfstate")); err == nil {
+		t.Error("plan created Terraform state")
+	}
+
+	if err := Deploy(ctx); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	first := storedTemplate(t, p)
+	checkAll(t, configuredFrom(t, p), strconv.Itoa(first), 3)
+	if !strings.Contains(out.String(), "ssh to one:") {
+		t.Error("deploy did not say how to reach a host")
+	}
+
+	// A second deploy changes nothing.
+	mark := len(out.String())
+	if err := Deploy(ctx); err != nil {
+		t.Fatalf("second deploy: %v", err)
+	}
+	second := out.String()[mark:]
+	if !strings.Contains(second, "skipped (unchanged)") || !strings.Contains(second, "changed=0") || storedTemplate(t, p) != first {
+		t.Errorf("second deploy was not idempotent:\n%s", second)
+	}
+
+	// Each stage alone: a forced build, Terraform from an argument, Ansible from a file.
+	t.Setenv("BATON_FORCE", "1")
+	if err := Stage1(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BATON_FORCE", "")
+	next := storedTemplate(t, p)
+	if next != first+1 {
+		t.Fatalf("stage1 built %d, want %d", next, first+1)
+	}
+	if err := Stage2(ctx, strconv.Itoa(next)); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, configuredFrom(t, p), "missing", 3) // fresh clones, not configured yet
+	store, _ := p.Store()
+	inv := filepath.Join(t.TempDir(), "inventory.json")
+	v, _ := store.Get(handoff.Inventory)
+	os.WriteFile(inv, v.Raw, 0o600)
+	if err := Stage3(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	checkAll(t, configuredFrom(t, p), strconv.Itoa(next), 3)
+
+	// Plan changes nothing.
+	before := treeHash(t, p.State, "runs")
+	if err := Plan(ctx); err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if after := treeHash(t, p.State, "runs"); after != before {
+		t.Error("plan changed the environment's state")
+	}
+
+	// Validate passes, then fails naming a host stopped by hand.
+	if err := Validate(ctx); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	pid, _ := os.ReadFile(filepath.Join(p.Lab(), "hosts", "web-2", "sshd.pid"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(pid)))
+	if n <= 0 {
+		t.Fatal("no sshd pid for web-2")
+	}
+	proc, _ := os.FindProcess(n)
+	proc.Kill()
+	mark = len(out.String())
+	err := Validate(ctx)
+	report := out.String()[mark:]
+	if err == nil || !strings.Contains(report, "FAIL wait       web-2 never became ready") {
+		t.Errorf("validate with web-2 stopped: %v\n%s", err, report)
+	}
+
+	// Destroy: nothing runs, nothing is left but run logs.
+	if err := Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(p.State)
+	if len(entries) != 1 || entries[0].Name() != "runs" {
+		t.Errorf("destroy left %v", entries)
+	}
+	for _, addr := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(p.Port)), time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("%s still answers after destroy", addr)
+		}
+	}
+}
+
+func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("BATON_ROOT", root)
+	notInv := filepath.Join(root, "hosts.json")
+	os.WriteFile(notInv, []byte(`{"web": {"hosts": {"web-1": {}}}}`), 0o600)
+	for _, tt := range []struct {
+		name string
+		run  func() error
+		want string
+	}{
+		{"negative template", func() error { return Stage2(context.Background(), "-5") }, "out of range"},
+		{"word template", func() error { return Stage2(context.Background(), "abc") }, `"abc" is not a template ID`},
+		{"missing inventory", func() error { return Stage3(context.Background(), "no-such-file.json") }, "does not exist"},
+		{"not an inventory", func() error { return Stage3(context.Background(), notInv) }, "has no address"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run()
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "want ") {
+				t.Errorf("err = %v, want %q and what to give instead", err, tt.want)
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(root, ".baton")); err == nil {
+		t.Error("a bad argument still touched the project")
+	}
+}
