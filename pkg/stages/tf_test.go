@@ -216,3 +216,32 @@ func TestTerraformFailures(t *testing.T) {
 		}
 	})
 }
+
+func TestTerraformLintGate(t *testing.T) {
+	requireTool(t, "tflint")
+	ctx := context.Background()
+	tf, _ := tfFixture(t)
+	tf.Lint = LintRequired
+	sum, _, events, err := runStage(t, ctx, pipeline.ModeRun, tf, map[string]string{"template_id": "8025"})
+	if err != nil {
+		t.Fatalf("lint of a clean configuration: %v", err)
+	}
+	if !hasLine(events, "$ ") || sum.Stages[0].Status != pipeline.StatusSucceeded {
+		t.Fatal("no run")
+	}
+	ran := false
+	for _, e := range events {
+		if strings.HasPrefix(e.Line, "$ ") && strings.Contains(e.Line, "tflint") {
+			ran = true
+		}
+	}
+	if !ran {
+		t.Error("tflint did not run")
+	}
+	// An unused variable is a tflint warning that fails the gate.
+	os.WriteFile(filepath.Join(tf.Dir, "unused.tf"), []byte("variable \"unused\" {\n  type = string\n}\n"), 0o644)
+	_, _, _, err = runStage(t, ctx, pipeline.ModePlan, tf, map[string]string{"template_id": "8025"})
+	if err == nil || !strings.Contains(err.Error(), "tflint") {
+		t.Errorf("lint of an unused variable: %v, want tflint to fail the plan", err)
+	}
+}

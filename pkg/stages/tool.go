@@ -141,7 +141,8 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	out := j.Output(stream + ".stdout")
 	errOut := j.Output(stream + ".stderr")
 	tail := &tailBuffer{max: stderrTail}
-	var stdout io.Writer = out
+	outTail := &tailBuffer{max: stderrTail}
+	var stdout io.Writer = io.MultiWriter(out, outTail)
 	var raw *os.File
 	if c.show != nil {
 		if j.Dir != "" {
@@ -156,6 +157,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 			}
 			if s, ok := c.show(line); ok {
 				_, _ = io.WriteString(out, s+"\n")
+				_, _ = io.WriteString(outTail, s+"\n")
 			}
 		}}
 	}
@@ -211,7 +213,12 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	if err == nil {
 		return nil
 	}
-	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Stderr: j.Redact(tail.String()), Err: err}
+	// Some tools (tflint, Packer with -machine-readable) report on stdout.
+	why := tail.String()
+	if strings.TrimSpace(why) == "" {
+		why = outTail.String()
+	}
+	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Stderr: j.Redact(why), Err: err}
 	var exitErr *exec.ExitError
 	if errors.As(err, &exitErr) && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()

@@ -1,6 +1,7 @@
 # A configuration that needs no provider download: terraform_data with
 # local-exec provisioners, driven by the template_id handoff.
 terraform {
+  required_version = ">= 1.4"
   backend "local" {}
 }
 
