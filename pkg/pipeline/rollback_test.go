@@ -3,9 +3,9 @@ package pipeline
 import (
 	"context"
 	"fmt"
-	"strings"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 

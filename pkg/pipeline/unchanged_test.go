@@ -19,7 +19,9 @@ type builder struct {
 	runs   atomic.Int64
 }
 
-func (b *builder) Fingerprint(ctx context.Context, j *Job) (string, error) { return "fp-" + b.input, nil }
+func (b *builder) Fingerprint(ctx context.Context, j *Job) (string, error) {
+	return "fp-" + b.input, nil
+}
 func (b *builder) Check(ctx context.Context, j *Job) error {
 	if _, err := imageID.Get(j.In); err != nil {
 		return err

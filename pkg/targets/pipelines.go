@@ -75,7 +75,7 @@ func (p *Project) localStages() []pipeline.Stage {
 			StageName:     StageTerraform,
 			Dir:           filepath.Join(ex, "terraform"),
 			Vars:          []stages.Var{{Name: "template_id", From: handoff.TemplateID}},
-			Set:           map[string]string{"lab_dir": lab, "host_count": strconv.Itoa(p.Hosts), "ssh_port": strconv.Itoa(p.Port)},
+			Set:           map[string]string{"lab_dir": lab, "host_count": strconv.Itoa(p.Hosts), "ssh_port": strconv.Itoa(p.Port), "app_port": strconv.Itoa(p.AppPort)},
 			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
 			BackendConfig: p.terraformState(),
 			DataDir:       filepath.Join(p.State, "terraform"),

@@ -22,15 +22,17 @@ import (
 //	BATON_ROOT      the project root (default: the working directory)
 //	BATON_HOSTS     how many lab hosts (default 3)
 //	BATON_LAB_PORT  the port of every lab sshd (default 2222)
+//	BATON_APP_PORT  the port of the lab's web service (default 8080)
 //	BATON_FORCE=1   run every stage, even those whose inputs are unchanged
 type Project struct {
 	Root   string
 	Layout string // "local", "proxmox" or a directory (BATON_PIPELINE)
 	Env    string
 	// State is .baton/<env> under Root: handoffs, runs, lab files.
-	State string
-	Hosts int
-	Port  int
+	State   string
+	Hosts   int
+	Port    int
+	AppPort int
 }
 
 // LoadProject reads the project's settings from the environment.
@@ -72,6 +74,14 @@ func LoadProject() (*Project, error) {
 			return nil, fmt.Errorf("BATON_LAB_PORT=%q: want a port from 1 to 65535", s)
 		}
 		p.Port = n
+	}
+	p.AppPort = 8080
+	if s := os.Getenv("BATON_APP_PORT"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("BATON_APP_PORT=%q: want a port from 1 to 65535", s)
+		}
+		p.AppPort = n
 	}
 	p.State = filepath.Join(root, ".baton", p.Env)
 	switch p.Layout {

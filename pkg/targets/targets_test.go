@@ -45,18 +45,14 @@ func labProject(t *testing.T) (*Project, *syncBuffer) {
 	}
 	root := t.TempDir()
 	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
-	l, err := net.Listen("tcp", "127.0.0.11:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port, appPort := freePort(t), freePort(t)
 	t.Setenv("BATON_ROOT", root)
 	t.Setenv("BATON_PIPELINE", "")
 	t.Setenv("BATON_ENV", "")
 	t.Setenv("BATON_FORCE", "")
 	t.Setenv("BATON_HOSTS", "3")
 	t.Setenv("BATON_LAB_PORT", strconv.Itoa(port))
+	t.Setenv("BATON_APP_PORT", strconv.Itoa(appPort))
 	t.Setenv("BATON_TEMPLATE_ID", "")
 	t.Setenv("BATON_INVENTORY", "")
 	p, err := LoadProject()
@@ -273,4 +269,15 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, ".baton")); err == nil {
 		t.Error("a bad argument still touched the project")
 	}
+}
+
+// freePort is a port free on the lab's loopback addresses now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.11:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }

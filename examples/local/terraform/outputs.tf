@@ -7,6 +7,7 @@ output "ansible_inventory" {
         ansible_ssh_private_key_file = "${var.lab_dir}/client_key"
         ansible_ssh_common_args      = "-o UserKnownHostsFile=${var.lab_dir}/known_hosts -o StrictHostKeyChecking=yes"
         ansible_python_interpreter   = "/usr/bin/python3"
+        app_port                     = var.app_port
       }
       children = {
         for g in distinct([for h in local.hosts : h.group]) : g => {

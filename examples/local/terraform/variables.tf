@@ -34,3 +34,9 @@ variable "ssh_port" {
   default     = 2222
   description = "The port every lab sshd listens on, each on its own loopback address."
 }
+
+variable "app_port" {
+  type        = number
+  default     = 8080
+  description = "The port of the web service Ansible starts on each web host."
+}
