@@ -71,10 +71,16 @@ type Terraform struct {
 	Parallelism int
 	// Lint gates the plan with tflint.
 	Lint LintMode
+	// RunAfter names stages this one must follow without needing their
+	// handoffs, e.g. apps deployed after Ansible configured the hosts.
+	RunAfter []string
 	// Exec supplies extra environment and the grace period. A Wrapper is
 	// not supported here: terraform-exec starts the binary itself.
 	Exec Exec
 }
+
+// After implements pipeline.Sequencer.
+func (t *Terraform) After() []string { return t.RunAfter }
 
 var (
 	_ pipeline.Stage         = (*Terraform)(nil)

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+func requireTool(t *testing.T, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	if _, err := os.Stat("/usr/sbin/" + name); err == nil {
+		return
+	}
+	if os.Getenv("BATON_E2E") == "required" {
+		t.Fatalf("%s is required but not installed", name)
+	}
+	t.Skipf("%s is not installed", name)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.13:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// get fetches a page, retrying for up to 10 s while the web service binds.
+func get(t *testing.T, url string) string {
+	t.Helper()
+	var last error
+	for i := 0; i < 50; i++ {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return string(body)
+			}
+			last = err
+		} else {
+			last = err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, last)
+	return ""
+}
+
+func TestHomelabFiveStagesEndToEnd(t *testing.T) {
+	for _, tool := range []string{"packer", "terraform", "ansible-playbook", "sshd", "ssh"} {
+		requireTool(t, tool)
+	}
+	rc := t.TempDir() + "/terraform.rc"
+	os.WriteFile(rc, nil, 0o600)
+	t.Setenv("TF_CLI_CONFIG_FILE", rc)
+	l := Lab{Repo: "../..", State: t.TempDir(), Hosts: 3, SSHPort: freePort(t), AppPort: freePort(t), Stack: "whoami", StackVersion: "1"}
+	ctx := context.Background()
+	destroyed := false
+	t.Cleanup(func() {
+		if !destroyed {
+			l.Destroy(ctx)
+		}
+	})
+	urls, err := l.Deploy(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) != 2 {
+		t.Fatalf("app urls = %v, want one per web host", urls)
+	}
+	for host, url := range urls {
+		if page := get(t, url); !strings.Contains(page, "whoami 1 on "+host) {
+			t.Errorf("%s serves %q", url, page)
+		}
+	}
+	// A new stack version changes only the apps stage.
+	l.StackVersion = "2"
+	if urls, err = l.Deploy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for host, url := range urls {
+		if page := get(t, url); !strings.Contains(page, "whoami 2 on "+host) {
+			t.Errorf("after the update %s serves %q", url, page)
+		}
+	}
+	if err := l.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+	destroyed = true
+	for _, url := range urls {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s still answers after destroy", url)
+		}
+	}
+}
