@@ -87,7 +87,7 @@ func (p *Project) localStages() []pipeline.Stage {
 		},
 		&stages.Ansible{
 			StageName:  StageAnsible,
-			Dir:        filepath.Join(ex, "ansible"),
+			Dir:        filepath.Join(p.ansibleRoot(), "examples", "local", "ansible"),
 			KnownHosts: knownHosts,
 			RunAfter:   []string{StageWait},
 		},
@@ -113,4 +113,13 @@ func (p *Project) dirStages(packerDir, tfDir, ansibleDir, playbook string) []pip
 		&stages.WaitSSH{StageName: StageWait},
 		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait}},
 	}
+}
+
+// ansibleRoot is where the playbooks come from: the project, or the
+// checkout of an earlier release.
+func (p *Project) ansibleRoot() string {
+	if p.AnsibleRoot != "" {
+		return p.AnsibleRoot
+	}
+	return p.Root
 }

@@ -33,6 +33,9 @@ type Project struct {
 	Hosts   int
 	Port    int
 	AppPort int
+	// AnsibleRoot, when set, is a checkout of another commit whose
+	// playbooks run instead of the working tree's (rollback to a release).
+	AnsibleRoot string
 }
 
 // LoadProject reads the project's settings from the environment.

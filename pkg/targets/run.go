@@ -21,14 +21,17 @@ var stdout io.Writer = os.Stdout
 
 // job is one invocation of the runner by a target.
 type job struct {
-	mode pipeline.Mode
-	only []string
-	args map[string]string
+	target     string // the target's name, for the run record
+	mode       pipeline.Mode
+	only       []string
+	args       map[string]string
+	force      bool
+	rollbackOf string
 }
 
 // execute runs j on the project's pipeline with the console and a JSON-lines
 // log, and keeps the run's summary in its run directory.
-func execute(ctx context.Context, p *Project, j job) (*pipeline.Summary, error) {
+func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err error) {
 	pl, err := p.Pipeline()
 	if err != nil {
 		return nil, err
@@ -38,6 +41,12 @@ func execute(ctx context.Context, p *Project, j job) (*pipeline.Summary, error) 
 		return nil, err
 	}
 	runID := pipeline.NewRunID()
+	// Every run is recorded; those that change things hold the lock.
+	_, _, finish, err := begin(p, j, runID)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { finish(sum, err) }()
 	dir := p.RunDir(runID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -60,9 +69,8 @@ func execute(ctx context.Context, p *Project, j job) (*pipeline.Summary, error) 
 		Fingerprints: pipeline.FileFingerprints{Dir: filepath.Join(p.State, "fingerprints")},
 		// Ansible corrects drift, so it runs even when nothing changed.
 		SkipUnchanged: map[string]bool{StagePacker: true, StageTerraform: true},
-		Force:         os.Getenv("BATON_FORCE") == "1",
+		Force:         j.force || os.Getenv("BATON_FORCE") == "1",
 	}
-	var sum *pipeline.Summary
 	switch j.mode {
 	case pipeline.ModePlan:
 		sum, err = pl.Plan(ctx, opts)

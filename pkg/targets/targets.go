@@ -30,7 +30,14 @@ func Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := execute(ctx, p, job{mode: pipeline.ModeRun}); err != nil {
+	if _, err := execute(ctx, p, job{target: "deploy", mode: pipeline.ModeRun}); err != nil {
+		if os.Getenv("BATON_ROLLBACK_ON_FAILURE") == "1" && ctx.Err() == nil {
+			fmt.Fprintf(stdout, "\ndeploy failed; rolling back to the last successful release (BATON_ROLLBACK_ON_FAILURE=1)\n")
+			if rerr := rollbackTo(ctx, p, "", true); rerr != nil {
+				return fmt.Errorf("%w\nand the rollback failed too: %v", err, rerr)
+			}
+			return fmt.Errorf("%w\nrolled back to the last successful release", err)
+		}
 		return interrupted(p, err)
 	}
 	printHosts(p)
@@ -43,7 +50,7 @@ func Stage1(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{mode: pipeline.ModeRun, only: []string{StagePacker}})
+	_, err = execute(ctx, p, job{target: "stage1", mode: pipeline.ModeRun, only: []string{StagePacker}})
 	return interrupted(p, err)
 }
 
@@ -58,7 +65,7 @@ func Stage2(ctx context.Context, templateID string) error {
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{mode: pipeline.ModeRun, only: []string{StageTerraform}, args: args})
+	_, err = execute(ctx, p, job{target: "stage2", mode: pipeline.ModeRun, only: []string{StageTerraform}, args: args})
 	return interrupted(p, err)
 }
 
@@ -74,7 +81,7 @@ func Stage3(ctx context.Context, inventory string) error {
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{mode: pipeline.ModeRun, only: []string{StageWait, StageAnsible}, args: args})
+	_, err = execute(ctx, p, job{target: "stage3", mode: pipeline.ModeRun, only: []string{StageWait, StageAnsible}, args: args})
 	return interrupted(p, err)
 }
 
@@ -98,7 +105,7 @@ func Plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{mode: pipeline.ModePlan})
+	_, err = execute(ctx, p, job{target: "plan", mode: pipeline.ModePlan})
 	return interrupted(p, err)
 }
 
@@ -110,7 +117,7 @@ func Validate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sum, err := execute(ctx, p, job{mode: pipeline.ModeCheck})
+	sum, err := execute(ctx, p, job{target: "validate", mode: pipeline.ModeCheck})
 	if sum != nil {
 		fmt.Fprintln(stdout, "\nvalidation:")
 		for _, s := range sum.Stages {
@@ -132,17 +139,6 @@ func firstLine(s string) string {
 	return s
 }
 
-// Rollback undoes the deployment in reverse order: Terraform destroys the
-// hosts it made (Packer's templates stay, to go back to).
-func Rollback(ctx context.Context) error {
-	p, err := prepare(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = execute(ctx, p, job{mode: pipeline.ModeRollback})
-	return interrupted(p, err)
-}
-
 // Destroy removes everything the deployment made: Terraform destroys the
 // hosts (stopping every lab sshd), then the environment's state — lab
 // files, Terraform state, handoffs — is deleted. Run logs are kept.
@@ -151,7 +147,7 @@ func Destroy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := execute(ctx, p, job{mode: pipeline.ModeRollback, only: []string{StageTerraform}}); err != nil {
+	if _, err := execute(ctx, p, job{target: "destroy", mode: pipeline.ModeRollback, only: []string{StageTerraform}}); err != nil {
 		return interrupted(p, err)
 	}
 	entries, err := os.ReadDir(p.State)
@@ -159,14 +155,14 @@ func Destroy(ctx context.Context) error {
 		return err
 	}
 	for _, e := range entries {
-		if e.Name() == "runs" {
-			continue
+		if e.Name() == "runs" || e.Name() == "ledger" {
+			continue // the audit trail outlives what it describes
 		}
 		if err := os.RemoveAll(filepath.Join(p.State, e.Name())); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "destroyed: no host of %s is running and its state is gone (run logs stay in %s)\n", p.Env, rel(p.Root, filepath.Join(p.State, "runs")))
+	fmt.Fprintf(stdout, "destroyed: no host of %s is running and its state is gone (run logs and history stay in %s)\n", p.Env, rel(p.Root, p.State))
 	return nil
 }
 

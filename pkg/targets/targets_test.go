@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/baton-deploy/baton/internal/testlab"
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/ledger"
 )
 
 // syncBuffer collects a target's output.
@@ -200,6 +202,42 @@ func TestMainJobE2E(t *testing.T) {
 	}
 	checkAll(t, configuredFrom(t, p), strconv.Itoa(next), 3)
 
+	// One change at a time: a held lock stops a second run at once.
+	led, _ := p.Ledger()
+	unlock, err := led.Lock(p.Env, ledger.Holder{RunID: "other-run", User: "ann", Host: "elsewhere", PID: 1, Target: "deploy", Since: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Stage1(ctx)
+	var le *ledger.LockedError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "other-run") {
+		t.Errorf("stage1 while locked: %v, want the holder named", err)
+	}
+	unlock()
+
+	// Rollback returns to the release before the current one, and records it.
+	if err := Rollback(ctx); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, out)
+	}
+	checkAll(t, configuredFrom(t, p), strconv.Itoa(first), 3)
+	recs, problems, err := led.List()
+	if err != nil || len(problems) > 0 {
+		t.Fatal(err, problems)
+	}
+	var rb *ledger.Record
+	for _, r := range recs {
+		if r.Target == "rollback" {
+			rb = r
+			break
+		}
+	}
+	if rb == nil || !rb.Succeeded() || rb.RollbackOf == "" || rb.Handoffs["template_id"].Text != strconv.Itoa(first) {
+		t.Errorf("rollback record = %+v", rb)
+	}
+	if recs[0].Target != "validate" || !recs[0].Succeeded() {
+		t.Errorf("latest record = %s %s, want the validation that follows a rollback", recs[0].Target, recs[0].Status)
+	}
+
 	// Plan changes nothing.
 	before := treeHash(t, p.State, "runs")
 	if err := Plan(ctx); err != nil {
@@ -221,7 +259,7 @@ func TestMainJobE2E(t *testing.T) {
 	proc, _ := os.FindProcess(n)
 	proc.Kill()
 	mark = len(out.String())
-	err := Validate(ctx)
+	err = Validate(ctx)
 	report := out.String()[mark:]
 	if err == nil || !strings.Contains(report, "FAIL wait       web-2 never became ready") {
 		t.Errorf("validate with web-2 stopped: %v\n%s", err, report)
@@ -232,8 +270,8 @@ func TestMainJobE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries, _ := os.ReadDir(p.State)
-	if len(entries) != 1 || entries[0].Name() != "runs" {
-		t.Errorf("destroy left %v", entries)
+	if len(entries) != 2 || entries[0].Name() != "ledger" || entries[1].Name() != "runs" {
+		t.Errorf("destroy left %v, want only the history", entries)
 	}
 	for _, addr := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(p.Port)), time.Second)

@@ -70,7 +70,9 @@ func ensureTools(ctx context.Context, p *Project, verbose bool) error {
 	if !strings.Contains(os.Getenv("PATH"), bin) {
 		os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	}
-	if os.Getenv("TF_CLI_CONFIG_FILE") == "" {
+	// An unset TF_CLI_CONFIG_FILE, or one naming a missing file, makes
+	// Terraform warn on every command.
+	if rc := os.Getenv("TF_CLI_CONFIG_FILE"); rc == "" || !fileExists(rc) {
 		rc := filepath.Join(p.Root, ".baton", "terraform.rc")
 		if err := os.MkdirAll(filepath.Dir(rc), 0o700); err != nil {
 			return err
@@ -142,4 +144,9 @@ func aptInstall(ctx context.Context, pkgs []string) error {
 		}
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -1,0 +1,84 @@
+// Package ledger keeps the history of runs — who ran what, when, from
+// which commit, with which handoffs and result — and the lock that lets
+// one deploy at a time change an environment.
+//
+// The embedded ledger is an append-only log of JSON lines in the
+// environment's directory, each line checksummed and fsynced before a run
+// goes on. It needs no server and no dependency, survives kill -9 (a run
+// that began and never finished reads back as interrupted), and a torn or
+// edited line is detected and reported with its line number instead of
+// being silently dropped. See docs/ledger.md.
+package ledger
+
+import (
+	"time"
+
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+// Status values of a run record, beyond pipeline's: a run whose process
+// died without finishing it is interrupted.
+const (
+	StatusRunning     = "running"
+	StatusInterrupted = "interrupted"
+)
+
+// Record is one run: who, what, when, and how it went.
+type Record struct {
+	RunID  string `json:"run_id"`
+	Env    string `json:"env"`
+	Target string `json:"target"` // deploy, stage2, plan, validate, rollback, …
+	Mode   string `json:"mode"`   // the pipeline mode: run, plan, check, rollback
+
+	User       string `json:"user"`
+	Host       string `json:"host"`
+	PID        int    `json:"pid"`
+	Trigger    string `json:"trigger"` // cli or webhook
+	Sender     string `json:"sender,omitempty"`
+	DeliveryID string `json:"delivery_id,omitempty"`
+
+	GitCommit string `json:"git_commit,omitempty"`
+	GitDirty  bool   `json:"git_dirty,omitempty"`
+
+	Start  time.Time `json:"start"`
+	End    time.Time `json:"end,omitzero"`
+	Status string    `json:"status"`
+	Error  string    `json:"error,omitempty"`
+	// RollbackOf names the run this one rolled back to, if any.
+	RollbackOf string `json:"rollback_of,omitempty"`
+
+	Stages []pipeline.StageResult `json:"stages,omitempty"`
+	// Handoffs holds every handoff the run used or gave, by name, as the
+	// run saw it (sensitive values are never recorded, only their hash).
+	Handoffs map[string]Handoff `json:"handoffs,omitempty"`
+}
+
+// Handoff is a handoff as a record keeps it.
+type Handoff struct {
+	Display string `json:"display"`
+	SHA256  string `json:"sha256"`
+	// Text is the value's text form (a template ID's number), for
+	// rollback; empty for sensitive values and large ones.
+	Text string `json:"text,omitempty"`
+}
+
+// Duration is how long the run took, or has taken so far.
+func (r *Record) Duration() time.Duration {
+	if r.End.IsZero() {
+		return time.Since(r.Start)
+	}
+	return r.End.Sub(r.Start)
+}
+
+// Succeeded reports whether the run finished well.
+func (r *Record) Succeeded() bool { return r.Status == string(pipeline.StatusSucceeded) }
+
+// Holder is who holds an environment's lock.
+type Holder struct {
+	RunID  string    `json:"run_id"`
+	User   string    `json:"user"`
+	Host   string    `json:"host"`
+	PID    int       `json:"pid"`
+	Target string    `json:"target"`
+	Since  time.Time `json:"since"`
+}
