@@ -17,7 +17,9 @@ import (
 )
 
 // Ledger opens the environment's run history.
-func (p *Project) Ledger() (*ledger.File, error) { return ledger.Open(filepath.Join(p.State, "ledger")) }
+func (p *Project) Ledger() (*ledger.File, error) {
+	return ledger.Open(filepath.Join(p.State, "ledger"))
+}
 
 // begin records a run's start and, for runs that change things, takes the
 // environment's lock. finish records how it ended and releases the lock;
