@@ -1,0 +1,52 @@
+# VMs cloned from the golden template baton built, with a cloud-init user
+# and the QEMU agent enabled so that Terraform learns their addresses.
+resource "proxmox_virtual_environment_vm" "vm" {
+  for_each  = var.vms
+  name      = each.key
+  node_name = var.node
+  tags      = ["baton", each.value.group]
+
+  clone {
+    vm_id = var.template_id
+    full  = true
+  }
+
+  agent {
+    enabled = true
+  }
+
+  cpu {
+    cores = each.value.cores
+  }
+
+  memory {
+    dedicated = each.value.memory
+  }
+
+  network_device {
+    bridge = "vmbr0"
+  }
+
+  initialization {
+    datastore_id = var.datastore
+
+    ip_config {
+      ipv4 {
+        address = "dhcp"
+      }
+    }
+
+    user_account {
+      username = var.admin_user
+      keys     = var.ssh_public_keys
+    }
+  }
+}
+
+locals {
+  # The agent lists addresses per interface; the first is loopback.
+  addresses = {
+    for name, vm in proxmox_virtual_environment_vm.vm :
+    name => try([for a in flatten(vm.ipv4_addresses) : a if a != "127.0.0.1"][0], null)
+  }
+}

@@ -1,0 +1,22 @@
+output "ansible_inventory" {
+  description = "The VMs as a static Ansible inventory, grouped by their group."
+  value = {
+    all = {
+      vars = {
+        ansible_user               = var.admin_user
+        ansible_python_interpreter = "/usr/bin/python3"
+      }
+      children = {
+        for g in distinct([for vm in var.vms : vm.group]) : g => {
+          hosts = {
+            for name, vm in var.vms : name => {
+              ansible_host = local.addresses[name]
+              vmid         = proxmox_virtual_environment_vm.vm[name].vm_id
+              template_id  = var.template_id
+            } if vm.group == g
+          }
+        }
+      }
+    }
+  }
+}
