@@ -6,9 +6,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/baton-deploy/baton/internal/bench"
 
 	//mage:import
 	_ "github.com/baton-deploy/baton/pkg/targets"
@@ -21,4 +28,40 @@ func Test(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "go", "test", "-race", "-count=1", "-timeout=30m", "./...")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
+}
+
+// Bench runs the benchmarks side by side — baton, the seed's script and the
+// bare tools; readiness; no-op redeploy; scale; Ansible settings — prints
+// the ratios and writes them into docs/benchmarks.md. About 10 minutes.
+func Bench(ctx context.Context) error {
+	args := []string{"test", "-run", "^$", "-bench", ".", "-benchtime", "1x", "-timeout", "40m", "./internal/bench"}
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	var out bytes.Buffer
+	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	machine, _ := os.Hostname()
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				machine = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	report := bench.Report(bench.Parse(out.String()), "go run mage.go bench   # = go "+strings.Join(args, " "), time.Since(start), machine)
+	fmt.Println("\n" + report)
+	doc, err := os.ReadFile("docs/benchmarks.md")
+	if err != nil {
+		return err
+	}
+	const marker = "<!-- results -->"
+	text := string(doc)
+	if i := strings.Index(text, marker); i >= 0 {
+		text = text[:i+len(marker)] + "\n\n" + report
+	}
+	return os.WriteFile("docs/benchmarks.md", []byte(text), 0o644)
 }

@@ -49,6 +49,13 @@ func (f FileFingerprints) Record(stage, fp string) error {
 	return atomicfile.Write(filepath.Join(f.Dir, stage+".json"), data, 0o600)
 }
 
+// Reuser is a Checker with a cheaper test of whether its last result can
+// be reused when its inputs are unchanged; the runner uses it instead of
+// Check for that decision.
+type Reuser interface {
+	CheckReuse(ctx context.Context, j *Job) error
+}
+
 // unchanged decides whether a stage can be skipped: it is allowed to be
 // (Options.SkipUnchanged), its fingerprint equals the last successful
 // run's, every handoff it gives is stored, and — when it is a Checker —
@@ -84,7 +91,11 @@ func (rs *runState) unchanged(ctx context.Context, s Stage, job *Job) (fp, reaso
 		check.In.Set(v)
 	}
 	if c, ok := s.(Checker); ok {
-		if err := c.Check(ctx, check); err != nil {
+		verify := c.Check
+		if r, ok := s.(Reuser); ok {
+			verify = r.CheckReuse
+		}
+		if err := verify(ctx, check); err != nil {
 			job.Printf("inputs unchanged, but %v: the stage runs", err)
 			return fp, ""
 		}

@@ -16,8 +16,16 @@ import (
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// stdout is where targets write; a seam for tests.
+// stdout is where targets write.
 var stdout io.Writer = os.Stdout
+
+// SetOutput sends what the targets print to w instead of standard output,
+// for programs that run them (benchmarks, tests); it returns the old one.
+func SetOutput(w io.Writer) io.Writer {
+	old := stdout
+	stdout = w
+	return old
+}
 
 // job is one invocation of the runner by a target.
 type job struct {
@@ -68,7 +76,7 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 		Grace:        4500 * time.Millisecond,
 		Fingerprints: pipeline.FileFingerprints{Dir: filepath.Join(p.State, "fingerprints")},
 		// Ansible corrects drift, so it runs even when nothing changed.
-		SkipUnchanged: map[string]bool{StagePacker: true, StageTerraform: true},
+		SkipUnchanged: skipUnchanged(),
 		Force:         j.force || os.Getenv("BATON_FORCE") == "1",
 	}
 	switch j.mode {
@@ -146,4 +154,15 @@ func interrupted(p *Project, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w\ninterrupted: tools were asked to stop (SIGINT) and handoffs are only written whole, so the store holds the last complete values; run `go run mage.go validate` to see what state the %s environment is in", err, p.Env)
+}
+
+// skipUnchanged names the stages skipped when their inputs are unchanged:
+// Packer and Terraform; Ansible too with BATON_SKIP_UNCHANGED_ANSIBLE=1
+// (by default it runs, to correct drift on the hosts).
+func skipUnchanged() map[string]bool {
+	m := map[string]bool{StagePacker: true, StageTerraform: true}
+	if os.Getenv("BATON_SKIP_UNCHANGED_ANSIBLE") == "1" {
+		m[StageAnsible] = true
+	}
+	return m
 }
