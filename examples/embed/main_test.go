@@ -2,34 +2,20 @@ package main
 
 import (
 	"context"
-	"net"
 	"os"
-	"os/exec"
 	"testing"
-)
 
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if _, err := os.Stat("/usr/sbin/" + name); err == nil {
-		return
-	}
-	if os.Getenv("BATON_E2E") == "required" {
-		t.Fatalf("%s is required but not installed", name)
-	}
-	t.Skipf("%s is not installed", name)
-}
+	"github.com/baton-deploy/baton/internal/testlab"
+)
 
 func TestEmbedDeploysAndChecksHealth(t *testing.T) {
 	for _, tool := range []string{"packer", "terraform", "ansible-playbook", "sshd"} {
-		requireTool(t, tool)
+		testlab.Require(t, tool)
 	}
 	rc := t.TempDir() + "/terraform.rc"
 	os.WriteFile(rc, nil, 0o600)
 	t.Setenv("TF_CLI_CONFIG_FILE", rc)
-	port, appPort := freePort(t), freePort(t)
+	port, appPort := testlab.FreePort(t, "127.0.0.12"), testlab.FreePort(t, "127.0.0.12")
 	state := t.TempDir()
 	ctx := context.Background()
 	t.Cleanup(func() {
@@ -44,14 +30,4 @@ func TestEmbedDeploysAndChecksHealth(t *testing.T) {
 	if len(report) != 1 || report["web-1"] != 200 {
 		t.Errorf("health report = %v, want web-1: 200", report)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.12:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -3,38 +3,14 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baton-deploy/baton/internal/testlab"
 )
-
-func requireTool(t *testing.T, name string) {
-	t.Helper()
-	if _, err := exec.LookPath(name); err == nil {
-		return
-	}
-	if _, err := os.Stat("/usr/sbin/" + name); err == nil {
-		return
-	}
-	if os.Getenv("BATON_E2E") == "required" {
-		t.Fatalf("%s is required but not installed", name)
-	}
-	t.Skipf("%s is not installed", name)
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.13:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // get fetches a page, retrying for up to 10 s while the web service binds.
 func get(t *testing.T, url string) string {
@@ -60,12 +36,12 @@ func get(t *testing.T, url string) string {
 
 func TestHomelabFiveStagesEndToEnd(t *testing.T) {
 	for _, tool := range []string{"packer", "terraform", "ansible-playbook", "sshd", "ssh"} {
-		requireTool(t, tool)
+		testlab.Require(t, tool)
 	}
 	rc := t.TempDir() + "/terraform.rc"
 	os.WriteFile(rc, nil, 0o600)
 	t.Setenv("TF_CLI_CONFIG_FILE", rc)
-	l := Lab{Repo: "../..", State: t.TempDir(), Hosts: 3, SSHPort: freePort(t), AppPort: freePort(t), Stack: "whoami", StackVersion: "1"}
+	l := Lab{Repo: "../..", State: t.TempDir(), Hosts: 3, SSHPort: testlab.FreePort(t, "127.0.0.13"), AppPort: testlab.FreePort(t, "127.0.0.13"), Stack: "whoami", StackVersion: "1"}
 	ctx := context.Background()
 	destroyed := false
 	t.Cleanup(func() {

@@ -284,3 +284,10 @@ func freePort(t testing.TB, addr string) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// FreePort returns a TCP port that is free on addr now, for a lab whose
+// hosts must not collide with another lab's.
+func FreePort(t testing.TB, addr string) int {
+	t.Helper()
+	return freePort(t, addr)
+}

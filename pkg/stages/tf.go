@@ -544,10 +544,8 @@ func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
 	if err := r.gate(ctx); err != nil {
 		return err
 	}
-	opts, args := r.planOptions("", false)
-	opts = append(opts, tfexec.Lock(false))
-	var changes bool
-	if err := r.cmd("plan", append(args, "-lock=false"), func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+	changes, err := r.planReadOnly(ctx, "")
+	if err != nil {
 		return fmt.Errorf("terraform plan: %w", err)
 	}
 	if changes {
@@ -556,6 +554,15 @@ func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
 		j.SetNote("no changes")
 	}
 	return nil
+}
+
+// planReadOnly plans without taking the state lock, for a dry run or a
+// check that must not hold up a deploy; out, when set, keeps the plan.
+func (r *tfRun) planReadOnly(ctx context.Context, out string) (changes bool, err error) {
+	opts, args := r.planOptions(out, false)
+	opts = append(opts, tfexec.Lock(false))
+	err = r.cmd("plan", append(args, "-lock=false"), func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err })
+	return changes, err
 }
 
 // Check implements pipeline.Checker: the state is valid and a plan with
@@ -570,10 +577,8 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 		return err
 	}
 	planFile := filepath.Join(j.Dir, "check.tfplan")
-	opts, args := r.planOptions(planFile, false)
-	opts = append(opts, tfexec.Lock(false))
-	var changes bool
-	if err := r.cmd("plan", append(args, "-lock=false"), func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+	changes, err := r.planReadOnly(ctx, planFile)
+	if err != nil {
 		return fmt.Errorf("terraform state cannot be checked: %w", err)
 	}
 	defer os.Remove(planFile)

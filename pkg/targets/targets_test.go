@@ -47,7 +47,7 @@ func labProject(t *testing.T) (*Project, *syncBuffer) {
 	}
 	root := t.TempDir()
 	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
-	port, appPort := freePort(t), freePort(t)
+	port, appPort := testlab.FreePort(t, "127.0.0.11"), testlab.FreePort(t, "127.0.0.11")
 	t.Setenv("BATON_ROOT", root)
 	t.Setenv("BATON_PIPELINE", "")
 	t.Setenv("BATON_ENV", "")
@@ -307,15 +307,4 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, ".baton")); err == nil {
 		t.Error("a bad argument still touched the project")
 	}
-}
-
-// freePort is a port free on the lab's loopback addresses now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.11:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
