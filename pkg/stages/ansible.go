@@ -53,6 +53,10 @@ type Ansible struct {
 	Plain bool
 	// RunAfter names stages this one must follow, such as the wait for SSH.
 	RunAfter []string
+	// CacheDir, when set, remembers playbooks that passed the syntax check,
+	// so that the check (a second ansible-playbook start, over a second of
+	// Python) runs only when the playbooks change.
+	CacheDir string
 	// Exec is how ansible-playbook is started.
 	Exec Exec
 }
@@ -116,9 +120,8 @@ func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extr
 		return err
 	}
 	defer r.close(ctx)
-	syntax := append(r.args(), "--syntax-check")
-	if err := a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: syntax, env: r.env, stream: "syntax"}); err != nil {
-		return fmt.Errorf("ansible-playbook --syntax-check: %w", err)
+	if err := a.syntaxCheck(ctx, j, r); err != nil {
+		return err
 	}
 	var out capture
 	err = a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: append(r.args(), extra...), env: r.env, stream: stream, stdout: &out})
@@ -131,6 +134,31 @@ func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extr
 	}
 	if err != nil {
 		return a.explain(err, recap)
+	}
+	return nil
+}
+
+// syntaxCheck runs --syntax-check unless these very playbooks passed it
+// before (see CacheDir).
+func (a *Ansible) syntaxCheck(ctx context.Context, j *pipeline.Job, r *ansibleRun) error {
+	var stamp string
+	if a.CacheDir != "" {
+		f := newFingerprint("ansible-syntax")
+		f.add("playbook", a.playbook())
+		if err := f.addTree(a.Dir, withSkip("*.retry", "fact_cache")...); err == nil {
+			stamp = filepath.Join(a.CacheDir, strings.TrimPrefix(f.sum(), "sha256:"))
+			if _, err := os.Stat(stamp); err == nil {
+				j.Printf("syntax check skipped: these playbooks passed it before")
+				return nil
+			}
+		}
+	}
+	syntax := append(r.args(), "--syntax-check")
+	if err := a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: syntax, env: r.env, stream: "syntax"}); err != nil {
+		return fmt.Errorf("ansible-playbook --syntax-check: %w", err)
+	}
+	if stamp != "" && os.MkdirAll(a.CacheDir, 0o700) == nil {
+		_ = os.WriteFile(stamp, nil, 0o600)
 	}
 	return nil
 }

@@ -170,3 +170,44 @@ func TestAnsibleBadInputs(t *testing.T) {
 		t.Errorf("missing playbook: %v", err)
 	}
 }
+
+func TestAnsibleSyntaxCheckIsCachedPerPlaybooks(t *testing.T) {
+	requireTool(t, "ansible-playbook")
+	lab := testlab.Start(t, 1)
+	inv := writeInventory(t, lab)
+	dir := copyDir(t, "testdata/ansible")
+	a := &Ansible{Dir: dir, KnownHosts: lab.KnownHosts, CacheDir: t.TempDir(), ExtraVars: map[string]string{"template_id": "1"}}
+	args := map[string]string{"inventory": inv}
+	syntaxRuns := func() int {
+		_, _, events, err := runStage(t, context.Background(), pipeline.ModeRun, a, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range events {
+			if strings.HasPrefix(e.Line, "$ ") && strings.Contains(e.Line, "--syntax-check") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := syntaxRuns(); n != 1 {
+		t.Errorf("first run: %d syntax checks, want 1", n)
+	}
+	if n := syntaxRuns(); n != 0 {
+		t.Errorf("same playbooks: %d syntax checks, want none", n)
+	}
+	os.WriteFile(filepath.Join(dir, "site.yml"), append(mustRead(t, filepath.Join(dir, "site.yml")), "\n# changed\n"...), 0o644)
+	if n := syntaxRuns(); n != 1 {
+		t.Errorf("changed playbook: %d syntax checks, want 1", n)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

@@ -90,6 +90,7 @@ func (p *Project) localStages() []pipeline.Stage {
 			Dir:        filepath.Join(p.ansibleRoot(), "examples", "local", "ansible"),
 			KnownHosts: knownHosts,
 			RunAfter:   []string{StageWait},
+			CacheDir:   filepath.Join(p.State, "cache", "ansible-syntax"),
 		},
 	}
 }
@@ -111,7 +112,8 @@ func (p *Project) dirStages(packerDir, tfDir, ansibleDir, playbook string) []pip
 			DataDir:       filepath.Join(p.State, "terraform"),
 		},
 		&stages.WaitSSH{StageName: StageWait},
-		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait}},
+		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait},
+			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax")},
 	}
 }
 

@@ -308,3 +308,46 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 		t.Error("a bad argument still touched the project")
 	}
 }
+
+// TestInterruptedDeploy is Ctrl-C during Terraform: the tool is stopped,
+// the run is recorded as cancelled, no lock stays and the store holds only
+// whole handoffs.
+func TestInterruptedDeploy(t *testing.T) {
+	p, out := labProject(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		for i := 0; i < 3000; i++ {
+			if m, _ := filepath.Glob(filepath.Join(p.State, "runs", "*", "terraform", "apply.stdout.log")); len(m) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	err := Deploy(ctx)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), "validate") {
+		t.Fatalf("interrupted deploy: %v, want it to say what to do next\n%s", err, out)
+	}
+	led, _ := p.Ledger()
+	recs, problems, _ := led.List()
+	if len(problems) > 0 || len(recs) == 0 || recs[0].Status != "cancelled" {
+		t.Errorf("record = %+v, problems %v; want the run recorded as cancelled", recs, problems)
+	}
+	unlock, err := led.Lock(p.Env, ledger.Holder{RunID: "next"})
+	if err != nil {
+		t.Fatalf("lock after the interrupt: %v", err)
+	}
+	unlock()
+	store, _ := p.Store()
+	if _, err := store.Get(handoff.TemplateID); err != nil {
+		t.Errorf("template_id from the finished Packer stage: %v", err)
+	}
+	if _, err := store.Get(handoff.Inventory); err == nil {
+		t.Error("an inventory was stored by an apply that was interrupted")
+	}
+	// The next deploy finishes the job.
+	if err := Deploy(context.Background()); err != nil {
+		t.Fatalf("deploy after the interrupt: %v\n%s", err, out)
+	}
+}
