@@ -159,10 +159,15 @@ func (f *File) alive(r *Record) bool {
 	if r.Host != f.hostname || r.PID <= 0 {
 		return true // another machine's run: it cannot be checked from here
 	}
-	if r.PID == os.Getpid() {
+	return pidAlive(r.PID)
+}
+
+// pidAlive reports whether a process of this host still runs.
+func pidAlive(pid int) bool {
+	if pid <= 0 || pid == os.Getpid() {
 		return true
 	}
-	err := syscall.Kill(r.PID, 0)
+	err := syscall.Kill(pid, 0)
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
@@ -172,6 +177,11 @@ func (f *File) Get(runID string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
+	return pick(recs, runID, f.path())
+}
+
+// pick finds a run by ID or unique prefix.
+func pick(recs []*Record, runID, where string) (*Record, error) {
 	var hits []*Record
 	for _, r := range recs {
 		if r.RunID == runID {
@@ -185,7 +195,7 @@ func (f *File) Get(runID string) (*Record, error) {
 	case 1:
 		return hits[0], nil
 	case 0:
-		return nil, fmt.Errorf("no run %q in %s: `go run mage.go history` lists them", runID, f.path())
+		return nil, fmt.Errorf("no run %q in %s: `go run mage.go history` lists them", runID, where)
 	}
 	return nil, fmt.Errorf("%q matches %d runs: give more of the run ID", runID, len(hits))
 }

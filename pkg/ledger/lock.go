@@ -14,12 +14,19 @@ import (
 type LockedError struct {
 	Env    string
 	Holder Holder
+	// Clear, for the shared ledger, is the SQL that ends a holder which
+	// hangs; the embedded lock needs none (the kernel frees it).
+	Clear string
 }
 
 func (e *LockedError) Error() string {
 	h := e.Holder
-	return fmt.Sprintf("environment %s is locked by run %s (%s by %s@%s, pid %d) since %s: wait for it to finish",
+	msg := fmt.Sprintf("environment %s is locked by run %s (%s by %s@%s, pid %d) since %s: wait for it to finish",
 		e.Env, h.RunID, h.Target, h.User, h.Host, h.PID, h.Since.Format(time.RFC3339))
+	if e.Clear != "" {
+		msg += "; if that run is gone but its session hangs, clear it with: " + e.Clear
+	}
+	return msg
 }
 
 // Lock takes the environment's lock for holder, failing at once with a
@@ -27,7 +34,7 @@ func (e *LockedError) Error() string {
 // a file: when its holder dies, however it dies, the kernel releases it,
 // so a dead holder never blocks the next run. Unlock releases it.
 func (f *File) Lock(env string, holder Holder) (unlock func() error, err error) {
-	path := filepath.Join(f.Dir, "lock")
+	path := filepath.Join(f.Dir, env+".lock")
 	file, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("lock: %w", err)

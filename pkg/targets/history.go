@@ -74,7 +74,9 @@ func Status(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	envs, _ := filepath.Glob(filepath.Join(p.Root, ".baton", "*", "ledger"))
+	// Environments this project has run here; with a shared ledger their
+	// history comes from the database.
+	envs, _ := filepath.Glob(filepath.Join(p.Root, ".baton", "*", "runs"))
 	if len(envs) == 0 {
 		fmt.Fprintln(stdout, "nothing deployed yet: no environment has a run history")
 		return nil
@@ -82,7 +84,7 @@ func Status(ctx context.Context) error {
 	sort.Strings(envs)
 	for _, dir := range envs {
 		env := filepath.Base(filepath.Dir(dir))
-		led, err := ledger.Open(dir)
+		led, err := openLedger(filepath.Dir(dir), env)
 		if err != nil {
 			return err
 		}

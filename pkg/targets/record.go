@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baton-deploy/baton/pkg/handoff"
@@ -16,15 +17,46 @@ import (
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// Ledger opens the environment's run history.
-func (p *Project) Ledger() (*ledger.File, error) {
-	return ledger.Open(filepath.Join(p.State, "ledger"))
+// Ledger opens the environment's run history: the embedded one in
+// .baton/<env>/ledger, or the shared PostgreSQL one that BATON_LEDGER
+// names (postgres://user@host/db).
+func (p *Project) Ledger() (ledger.Ledger, error) {
+	return openLedger(p.State, p.Env)
+}
+
+// shared caches the PostgreSQL ledger per environment for the process.
+var (
+	sharedMu sync.Mutex
+	shared   = map[string]*ledger.Postgres{}
+)
+
+func openLedger(state, env string) (ledger.Ledger, error) {
+	url := os.Getenv("BATON_LEDGER")
+	if url == "" {
+		return ledger.Open(filepath.Join(state, "ledger"))
+	}
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, fmt.Errorf("BATON_LEDGER must be a postgres:// URL (or unset for the embedded ledger), got %q", strings.SplitN(url, ":", 2)[0]+":…")
+	}
+	sharedMu.Lock()
+	defer sharedMu.Unlock()
+	if l, ok := shared[env]; ok {
+		return l, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	l, err := ledger.OpenPostgres(ctx, url, env)
+	if err != nil {
+		return nil, err
+	}
+	shared[env] = l
+	return l, nil
 }
 
 // begin records a run's start and, for runs that change things, takes the
 // environment's lock. finish records how it ended and releases the lock;
 // it is safe to call once whatever happened.
-func begin(p *Project, j job, runID string) (*ledger.File, *ledger.Record, func(*pipeline.Summary, error), error) {
+func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func(*pipeline.Summary, error), error) {
 	led, err := p.Ledger()
 	if err != nil {
 		return nil, nil, nil, err
