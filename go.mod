@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/hashicorp/terraform-exec v0.26.0
 	github.com/jackc/pgx/v5 v5.7.2
+	github.com/magefile/mage v1.17.2
 	github.com/rs/zerolog v1.35.1
 	github.com/sethvargo/go-retry v0.5.0
 	golang.org/x/crypto v0.58.0
