@@ -24,7 +24,7 @@ resource "proxmox_virtual_environment_vm" "vm" {
   }
 
   network_device {
-    bridge = "vmbr0"
+    bridge = var.bridge
   }
 
   initialization {
@@ -40,13 +40,5 @@ resource "proxmox_virtual_environment_vm" "vm" {
       username = var.admin_user
       keys     = var.ssh_public_keys
     }
-  }
-}
-
-locals {
-  # The agent lists addresses per interface; the first is loopback.
-  addresses = {
-    for name, vm in proxmox_virtual_environment_vm.vm :
-    name => try([for a in flatten(vm.ipv4_addresses) : a if a != "127.0.0.1"][0], null)
   }
 }

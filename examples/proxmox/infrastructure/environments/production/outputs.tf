@@ -1,3 +1,13 @@
+locals {
+  # The QEMU agent reports each VM's IPv4 addresses per interface, loopback
+  # first; a VM without one gets null, which baton's Inventory handoff
+  # rejects by name rather than handing Ansible a host it cannot reach.
+  addresses = {
+    for name, vm in proxmox_virtual_environment_vm.vm :
+    name => try([for a in flatten(vm.ipv4_addresses) : a if !startswith(a, "127.")][0], null)
+  }
+}
+
 output "ansible_inventory" {
   description = "The VMs as a static Ansible inventory, grouped by their group."
   value = {

@@ -9,9 +9,8 @@ terraform {
   }
 }
 
-# Credentials from the environment only: PROXMOX_VE_ENDPOINT and
-# PROXMOX_VE_API_TOKEN (or PROXMOX_VE_USERNAME/PROXMOX_VE_PASSWORD), e.g.
-# through `doppler run --`.
-provider "proxmox" {
-  insecure = var.insecure_tls
-}
+# Everything from the environment, e.g. through `doppler run --`:
+# PROXMOX_VE_ENDPOINT, PROXMOX_VE_API_TOKEN (or PROXMOX_VE_USERNAME and
+# PROXMOX_VE_PASSWORD), and PROXMOX_VE_INSECURE=true for a self-signed
+# certificate. Nothing here would override them.
+provider "proxmox" {}
