@@ -99,8 +99,13 @@ func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool) 
 	}
 	tid := target.Handoffs[handoff.TemplateID.Name()].Text
 	fmt.Fprintf(stdout, "rolling back %s to run %s: template %s, commit %s\n", p.Env, target.RunID, tid, short(target.GitCommit))
+	if target.GitDirty {
+		fmt.Fprintf(stdout, "note: run %s was deployed from uncommitted changes; its playbooks are taken from commit %s as committed\n", target.RunID, short(target.GitCommit))
+	}
 	if target.GitCommit != "" {
-		if head, _ := gitState(p.Root); head != target.GitCommit {
+		// The working tree may differ from the release's commit even at the
+		// same HEAD (uncommitted changes): take the commit as it was.
+		if head, dirty := gitState(p.Root); head != target.GitCommit || dirty {
 			dir, cleanup, err := worktree(ctx, p.Root, target.GitCommit)
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -349,5 +350,52 @@ func TestInterruptedDeploy(t *testing.T) {
 	// The next deploy finishes the job.
 	if err := Deploy(context.Background()); err != nil {
 		t.Fatalf("deploy after the interrupt: %v\n%s", err, out)
+	}
+}
+
+// TestDeployRollsBackOnFailure: with BATON_ROLLBACK_ON_FAILURE=1 a deploy
+// whose playbook breaks returns to the last release — its template, and
+// its commit's playbooks from a git worktree — and both runs are recorded.
+func TestDeployRollsBackOnFailure(t *testing.T) {
+	p, out := labProject(t)
+	testlab.Require(t, "git")
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", p.Root, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	os.WriteFile(filepath.Join(p.Root, ".gitignore"), []byte("/.baton/\n"), 0o644)
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "lab")
+	ctx := context.Background()
+	if err := Deploy(ctx); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	good := storedTemplate(t, p)
+
+	// Break the playbook in the working tree, then deploy a new template.
+	site := filepath.Join(p.Root, "examples", "local", "ansible", "site.yml")
+	data, _ := os.ReadFile(site)
+	broken := strings.Replace(string(data), "  tasks:\n", "  tasks:\n    - name: Break\n      ansible.builtin.fail:\n        msg: broken on purpose\n", 1)
+	os.WriteFile(site, []byte(broken), 0o644)
+	t.Setenv("BATON_FORCE", "1")
+	t.Setenv("BATON_ROLLBACK_ON_FAILURE", "1")
+	err := Deploy(ctx)
+	if err == nil || !strings.Contains(err.Error(), "rolled back to the last successful release") {
+		t.Fatalf("broken deploy: %v, want it rolled back\n%s", err, out)
+	}
+	checkAll(t, configuredFrom(t, p), strconv.Itoa(good), 3)
+	led, _ := p.Ledger()
+	recs, _, _ := led.List()
+	var sawFailed, sawRollback bool
+	for _, r := range recs {
+		sawFailed = sawFailed || (r.Target == "deploy" && r.Status == "failed")
+		sawRollback = sawRollback || (r.Target == "rollback" && r.Succeeded() && r.RollbackOf != "")
+	}
+	if !sawFailed || !sawRollback {
+		t.Errorf("records: failed deploy %v, rollback %v; want both", sawFailed, sawRollback)
 	}
 }
