@@ -210,10 +210,31 @@ func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 	if errors.As(err, &exitErr) && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()
 	}
-	if te.Stderr == "" {
-		te.Stderr = r.j.Redact(err.Error())
+	msg, ok := errText(err)
+	switch {
+	case errors.Is(err, context.Canceled):
+		// terraform-exec's error for a run cancelled as it started has no
+		// message (its Error panics); say what happened instead.
+		te.Err = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		te.Err = context.DeadlineExceeded
+	case !ok:
+		te.Err = errors.New("terraform stopped without an error message")
+	}
+	if te.Stderr == "" && ok {
+		te.Stderr = r.j.Redact(msg)
 	}
 	return te
+}
+
+// errText is err's message, or false when producing it panics.
+func errText(err error) (msg string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			msg, ok = "", false
+		}
+	}()
+	return err.Error(), true
 }
 
 func (r *tfRun) lockTimeout() string {

@@ -245,3 +245,14 @@ func TestTerraformLintGate(t *testing.T) {
 		t.Errorf("lint of an unused variable: %v, want tflint to fail the plan", err)
 	}
 }
+
+func TestTerraformCancelledAtStartHasAMessage(t *testing.T) {
+	tf, _ := tfFixture(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p, _ := pipeline.New(tf)
+	_, err := p.Run(ctx, pipeline.Options{Args: map[string]string{"template_id": "8025"}, Getenv: func(string) string { return "" }})
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "panicked") {
+		t.Errorf("err = %v, want a plain cancellation", err)
+	}
+}
