@@ -112,11 +112,38 @@ func (t *Terraform) Gives() []handoff.Def {
 
 // tfRun is one stage run's Terraform.
 type tfRun struct {
-	t    *Terraform
-	j    *pipeline.Job
-	tf   *tfexec.Terraform
-	bin  string
-	vars []string // name=value, sorted
+	t       *Terraform
+	j       *pipeline.Job
+	tf      *tfexec.Terraform
+	bin     string
+	vars    []string // name=value, sorted
+	varFile string   // TF_VAR_* of the environment, as a var file
+}
+
+// envVarFile passes the environment's TF_VAR_* values, which
+// terraform-exec refuses to forward, as a var file in the job's directory
+// (0600, removed by close). Variables baton sets with -var still win.
+func (r *tfRun) envVarFile(env map[string]string) error {
+	vals := map[string]string{}
+	for k, v := range env {
+		if name, ok := strings.CutPrefix(k, "TF_VAR_"); ok && name != "" {
+			vals[name] = v
+			r.j.Secret(v)
+		}
+	}
+	if len(vals) == 0 || r.j.Dir == "" {
+		return nil
+	}
+	data, _ := json.Marshal(vals)
+	r.varFile = filepath.Join(r.j.Dir, "env.tfvars.json")
+	return atomicfile.Write(r.varFile, data, 0o600)
+}
+
+// close removes what the run wrote that holds variable values.
+func (r *tfRun) close() {
+	if r.varFile != "" {
+		os.Remove(r.varFile)
+	}
 }
 
 func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
@@ -158,10 +185,14 @@ func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
 		}
 		env["TF_PLUGIN_CACHE_DIR"] = t.PluginCacheDir
 	}
+	r := &tfRun{t: t, j: j, tf: tf, bin: bin}
+	// Before CleanEnv, which deletes TF_VAR_* from the map.
+	if err := r.envVarFile(env); err != nil {
+		return nil, err
+	}
 	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
-	r := &tfRun{t: t, j: j, tf: tf, bin: bin}
 	vals, err := varValues(j.In, t.Vars)
 	if err != nil {
 		return nil, err
@@ -348,6 +379,10 @@ func (r *tfRun) gate(ctx context.Context) error {
 func (r *tfRun) planOptions(out string, destroy bool) ([]tfexec.PlanOption, []string) {
 	opts := []tfexec.PlanOption{tfexec.LockTimeout(r.lockTimeout())}
 	args := []string{"plan", "-input=false", "-detailed-exitcode", "-lock-timeout=" + r.lockTimeout()}
+	if r.varFile != "" {
+		opts = append(opts, tfexec.VarFile(r.varFile))
+		args = append(args, "-var-file="+r.varFile)
+	}
 	if out != "" {
 		opts = append(opts, tfexec.Out(out))
 		args = append(args, "-out="+out)
@@ -373,6 +408,7 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
 	}
@@ -559,6 +595,7 @@ func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
 	}
@@ -593,6 +630,7 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	r.useApplied()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
@@ -617,12 +655,17 @@ func (t *Terraform) Rollback(ctx context.Context, j *pipeline.Job) error {
 	if err != nil {
 		return err
 	}
+	defer r.close()
 	r.useApplied()
 	if err := r.initIfNeeded(ctx); err != nil {
 		return err
 	}
 	args := []string{"destroy", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
 	opts := []tfexec.DestroyOption{tfexec.LockTimeout(r.lockTimeout())}
+	if r.varFile != "" {
+		opts = append(opts, tfexec.VarFile(r.varFile))
+		args = append(args, "-var-file="+r.varFile)
+	}
 	for _, v := range r.vars {
 		opts = append(opts, tfexec.Var(v))
 		args = append(args, "-var", v)
@@ -641,6 +684,7 @@ func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, e
 	if err != nil {
 		return "", err
 	}
+	defer r.close()
 	out, err := exec.CommandContext(ctx, r.bin, "version").Output()
 	if err != nil {
 		return "", fmt.Errorf("terraform version: %w", err)

@@ -256,3 +256,24 @@ func TestTerraformCancelledAtStartHasAMessage(t *testing.T) {
 		t.Errorf("err = %v, want a plain cancellation", err)
 	}
 }
+
+// TF_VAR_* from the environment reach Terraform, although terraform-exec
+// will not forward them itself, and stay out of the logs.
+func TestTerraformPassesTFVarFromTheEnvironment(t *testing.T) {
+	tf, out := tfFixture(t)
+	delete(tf.Set, "out_dir")
+	t.Setenv("TF_VAR_out_dir", out)
+	_, _, events, err := runStage(t, context.Background(), pipeline.ModeRun, tf, map[string]string{"template_id": "8025"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "host-1")); strings.TrimSpace(string(data)) != "8025" {
+		t.Errorf("host-1 in TF_VAR_out_dir = %q, want the apply to have used it", data)
+	}
+	for _, e := range events {
+		if strings.Contains(e.Line, out) {
+			t.Errorf("a TF_VAR value reached the log: %q", e.Line)
+			break
+		}
+	}
+}
