@@ -288,8 +288,11 @@ func (r *tfRun) initIfNeeded(ctx context.Context) error {
 		r.j.Printf("terraform init skipped: nothing it depends on changed")
 		return nil
 	}
-	opts := []tfexec.InitOption{tfexec.Upgrade(false), tfexec.Reconfigure(true)}
-	args := []string{"init", "-input=false", "-reconfigure"}
+	// No -reconfigure: with a changed backend it would silently start from
+	// an empty state; Terraform's own error (migrate or reconfigure) is
+	// the user's decision to make.
+	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
+	args := []string{"init", "-input=false"}
 	for _, b := range r.t.BackendConfig {
 		opts = append(opts, tfexec.BackendConfig(b))
 		args = append(args, "-backend-config="+b)
