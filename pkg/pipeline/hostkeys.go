@@ -2,11 +2,13 @@ package pipeline
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -19,6 +21,11 @@ import (
 type HostKeyPolicy struct {
 	name     string
 	callback ssh.HostKeyCallback
+	// algorithms, when set, gives the host key algorithms to ask a host
+	// for: those of the keys the policy knows for it, so that a host
+	// offering several keys shows the one the policy can check. Nil, or
+	// an empty answer, leaves the client's default preference.
+	algorithms func(host string, remote net.Addr) []string
 }
 
 // String names the policy.
@@ -39,6 +46,8 @@ func KnownHosts(path string) HostKeyPolicy {
 			return fmt.Errorf("%w of %s is not accepted by %s: %v", errHostKey, host, path, err)
 		}
 		return nil
+	}, algorithms: func(host string, remote net.Addr) []string {
+		return knownAlgorithms(path, host, remote)
 	}}
 }
 
@@ -51,7 +60,7 @@ func PinnedHostKeys(keys ...ssh.PublicKey) HostKeyPolicy {
 			}
 		}
 		return fmt.Errorf("%w of %s (%s) is not one of the pinned keys", errHostKey, host, ssh.FingerprintSHA256(key))
-	}}
+	}, algorithms: func(string, net.Addr) []string { return algorithmsFor(keys) }}
 }
 
 // TrustOnFirstUse accepts the key a host presents the first time and
@@ -86,6 +95,10 @@ func TrustOnFirstUse(path string) HostKeyPolicy {
 		defer f.Close()
 		_, err = f.WriteString(knownhosts.Line([]string{knownhosts.Normalize(host)}, key) + "\n")
 		return err
+	}, algorithms: func(host string, remote net.Addr) []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return knownAlgorithms(path, host, remote) // none for a new host: any key will do
 	}}
 }
 
@@ -93,4 +106,43 @@ func TrustOnFirstUse(path string) HostKeyPolicy {
 // test hosts, and has this name so that using it is a visible choice.
 func InsecureIgnoreHostKey() HostKeyPolicy {
 	return HostKeyPolicy{name: "insecure: any host key", callback: ssh.InsecureIgnoreHostKey()}
+}
+
+// noKey is a key no known_hosts file lists: checking it against a file
+// gives a KeyError listing every key the file holds for a host.
+var noKey, _ = ssh.NewPublicKey(ed25519.PublicKey(make([]byte, ed25519.PublicKeySize)))
+
+// knownAlgorithms gives the host key algorithms of the keys a known_hosts
+// file lists for host, or nil when it lists none or cannot be read (the
+// callback then reports why).
+func knownAlgorithms(path, host string, remote net.Addr) []string {
+	cb, err := knownhosts.New(path)
+	if err != nil {
+		return nil
+	}
+	var ke *knownhosts.KeyError
+	if !errors.As(cb(host, remote, noKey), &ke) {
+		return nil
+	}
+	keys := make([]ssh.PublicKey, len(ke.Want))
+	for i, k := range ke.Want {
+		keys[i] = k.Key
+	}
+	return algorithmsFor(keys)
+}
+
+// algorithmsFor gives the host key algorithms that show one of keys. An
+// RSA key can be shown with any of three signature algorithms.
+func algorithmsFor(keys []ssh.PublicKey) []string {
+	var algos []string
+	for _, k := range keys {
+		switch t := k.Type(); t {
+		case ssh.KeyAlgoRSA:
+			algos = append(algos, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algos = append(algos, t)
+		}
+	}
+	slices.Sort(algos)
+	return slices.Compact(algos)
 }

@@ -152,8 +152,16 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 		go func() {
 			defer wg.Done()
 			policy := RetryPolicy{Attempts: 1 << 30, Base: opts.Interval, MaxWait: opts.MaxInterval}
+			var prev error // of the last probe that ran its course
 			attempts, err := policy.Do(wctx, func(ctx context.Context, _ int) error {
-				return probeSSH(ctx, h, opts)
+				err := probeSSH(ctx, h, opts)
+				if err != nil && prev != nil && ended(ctx) {
+					// Cut short by the end of the wait: its error (a
+					// closed connection) says less than the one before.
+					return fmt.Errorf("%w; last attempt: %w", ctx.Err(), prev)
+				}
+				prev = err
+				return err
 			})
 			if err == nil {
 				if opts.OnReady != nil {
@@ -186,6 +194,13 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 	return &SSHWaitError{NotReady: notReady, Cause: cause}
 }
 
+// ended reports whether ctx is done or past its deadline: a dial that hits
+// ctx's deadline can return before ctx's own timer marks it done.
+func ended(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(d)
+}
+
 // probeSSH makes one connection: TCP, handshake and authentication under
 // one deadline, then the readiness command. Errors worth retrying are
 // marked Retryable.
@@ -209,6 +224,9 @@ func probeSSH(ctx context.Context, h SSHHost, opts SSHWaitOptions) error {
 		HostKeyCallback: opts.HostKeys.callback,
 		Timeout:         opts.HandshakeTimeout,
 	}
+	if opts.HostKeys.algorithms != nil {
+		cfg.HostKeyAlgorithms = opts.HostKeys.algorithms(h.Addr, conn.RemoteAddr())
+	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, h.Addr, cfg)
 	if err != nil {
 		conn.Close()
@@ -230,6 +248,10 @@ func classify(err error) error {
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
 		return fmt.Errorf("%w: the host refused every key offered (%v)", ErrSSHAuth, err)
+	case strings.Contains(strings.ToLower(msg), "too many authentication failures"):
+		// sshd drops a client after MaxAuthTries (6) refused keys; the
+		// same keys in the same order will be dropped again.
+		return fmt.Errorf("%w: the host refused the first keys offered and stopped listening (%v); offer fewer keys", ErrSSHAuth, err)
 	case errors.Is(err, errHostKey):
 		return err
 	}

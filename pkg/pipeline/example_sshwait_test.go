@@ -1,0 +1,118 @@
+package pipeline_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/baton-deploy/baton/internal/sshtest"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+)
+
+// startedServer is an in-process SSH server standing in for a new machine.
+func startedServer(opts sshtest.Options) *sshtest.Server {
+	s, err := sshtest.NewServer(opts)
+	if err != nil {
+		panic(err)
+	}
+	if err := s.Start(); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// A readiness command makes "ready" mean more than "sshd answers":
+// cloud-init has finished. Its exit status 2 — done, with warnings — counts
+// as ready by default; anything else is probed again until the timeout.
+func ExampleWaitForSSH_readyCommand() {
+	server := startedServer(sshtest.Options{Exec: func(cmd string) (string, int) {
+		return "status: done\n", 2
+	}})
+	defer server.Close()
+
+	hosts := []pipeline.SSHHost{{Name: "web-1", Addr: server.Addr, User: "ubuntu"}}
+	err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
+		Signers:      []ssh.Signer{server.Client},
+		HostKeys:     pipeline.PinnedHostKeys(server.HostKey),
+		ReadyCommand: "cloud-init status --wait",
+		Timeout:      time.Minute,
+		OnReady: func(h pipeline.SSHHost, attempts int, _ time.Duration) {
+			fmt.Printf("%s is ready after %d probe\n", h.Name, attempts)
+		},
+	})
+	fmt.Println("error:", err)
+	// Output:
+	// web-1 is ready after 1 probe
+	// error: <nil>
+}
+
+// When the wait times out, the *SSHWaitError lists every host that never
+// became ready, each with its last error; the hosts that did are not in
+// it.
+func ExampleSSHWaitError() {
+	up := startedServer(sshtest.Options{})
+	defer up.Close()
+	down, err := sshtest.NewServer(sshtest.Options{}) // never started
+	if err != nil {
+		panic(err)
+	}
+	defer down.Close()
+
+	hosts := []pipeline.SSHHost{
+		{Name: "web-1", Addr: up.Addr, User: "root"},
+		{Name: "db-1", Addr: down.Addr, User: "root"},
+	}
+	err = pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
+		Signers:  []ssh.Signer{up.Client},
+		HostKeys: pipeline.PinnedHostKeys(up.HostKey, down.HostKey),
+		Timeout:  300 * time.Millisecond,
+	})
+	var wait *pipeline.SSHWaitError
+	if errors.As(err, &wait) {
+		for _, h := range wait.NotReady {
+			fmt.Println("not ready:", h.Host.Name, "-", strings.Contains(h.Err.Error(), "connection refused"))
+		}
+	}
+	// Output:
+	// not ready: db-1 - true
+}
+
+// Trust on first use records each new host's key in a known_hosts file (a
+// key that later changes is refused); from then on KnownHosts can check the
+// same file strictly.
+func ExampleTrustOnFirstUse() {
+	server := startedServer(sshtest.Options{})
+	defer server.Close()
+	dir, err := os.MkdirTemp("", "known_hosts")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "known_hosts")
+
+	hosts := []pipeline.SSHHost{{Name: "web-1", Addr: server.Addr, User: "root"}}
+	for _, step := range []struct {
+		name   string
+		policy pipeline.HostKeyPolicy
+	}{
+		{"first use", pipeline.TrustOnFirstUse(path)},
+		{"strict", pipeline.KnownHosts(path)},
+	} {
+		err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
+			Signers:  []ssh.Signer{server.Client},
+			HostKeys: step.policy,
+			Timeout:  time.Minute,
+		})
+		data, _ := os.ReadFile(path)
+		fmt.Printf("%s: error %v, keys recorded: %d\n", step.name, err, strings.Count(string(data), "\n"))
+	}
+	// Output:
+	// first use: error <nil>, keys recorded: 1
+	// strict: error <nil>, keys recorded: 1
+}
