@@ -405,19 +405,37 @@ func (r *tfRun) planOptions(out string, destroy bool) ([]tfexec.PlanOption, []st
 	return opts, args
 }
 
+// start opens a run and inits when needed; applied switches to the
+// variables of the last apply (check, destroy), gate runs validate and
+// tflint (run, plan). The caller closes the run.
+func (t *Terraform) start(ctx context.Context, j *pipeline.Job, applied, gate bool) (*tfRun, error) {
+	r, err := t.open(j)
+	if err != nil {
+		return nil, err
+	}
+	if applied {
+		r.useApplied()
+	}
+	if err := r.initIfNeeded(ctx); err != nil {
+		r.close()
+		return nil, err
+	}
+	if gate {
+		if err := r.gate(ctx); err != nil {
+			r.close()
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
 // Run implements pipeline.Stage.
 func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.open(j)
+	r, err := t.start(ctx, j, false, true)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	if err := r.initIfNeeded(ctx); err != nil {
-		return err
-	}
-	if err := r.gate(ctx); err != nil {
-		return err
-	}
 	planFile := filepath.Join(j.Dir, "tfplan")
 	opts, args := r.planOptions(planFile, false)
 	var changes bool
@@ -594,17 +612,11 @@ func secretStrings(raw json.RawMessage) []string {
 
 // Plan implements pipeline.Planner: the plan, shown, saved nowhere.
 func (t *Terraform) Plan(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.open(j)
+	r, err := t.start(ctx, j, false, true)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	if err := r.initIfNeeded(ctx); err != nil {
-		return err
-	}
-	if err := r.gate(ctx); err != nil {
-		return err
-	}
 	changes, err := r.planReadOnly(ctx, "")
 	if err != nil {
 		return fmt.Errorf("terraform plan: %w", err)
@@ -629,15 +641,11 @@ func (r *tfRun) planReadOnly(ctx context.Context, out string) (changes bool, err
 // Check implements pipeline.Checker: the state is valid and a plan with
 // the variables of the last apply shows no drift.
 func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.open(j)
+	r, err := t.start(ctx, j, true, false)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	r.useApplied()
-	if err := r.initIfNeeded(ctx); err != nil {
-		return err
-	}
 	planFile := filepath.Join(j.Dir, "check.tfplan")
 	changes, err := r.planReadOnly(ctx, planFile)
 	if err != nil {
@@ -654,15 +662,11 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 // Rollback implements pipeline.Rollbacker: destroy what the configuration
 // made, with the variables it was last applied with.
 func (t *Terraform) Rollback(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.open(j)
+	r, err := t.start(ctx, j, true, false)
 	if err != nil {
 		return err
 	}
 	defer r.close()
-	r.useApplied()
-	if err := r.initIfNeeded(ctx); err != nil {
-		return err
-	}
 	args := []string{"destroy", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
 	opts := []tfexec.DestroyOption{tfexec.LockTimeout(r.lockTimeout())}
 	if r.varFile != "" {
