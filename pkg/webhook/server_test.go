@@ -199,12 +199,12 @@ func TestProvidersDeploy(t *testing.T) {
 	gitlabBody, _ := json.Marshal(map[string]any{"object_kind": "push", "ref": "refs/heads/main", "checkout_sha": "c3", "user_username": "carol", "project": map[string]any{"path_with_namespace": "acme/infra"}})
 	genericBody := []byte(`{"ref":"refs/heads/main","commit":"c4","sender":"deploy-bot"}`)
 	cases := []struct {
-		hook     string
-		p        Provider
-		body     []byte
-		sender   string
-		commit   string
-		env      string
+		hook   string
+		p      Provider
+		body   []byte
+		sender string
+		commit string
+		env    string
 	}{
 		{"gh", GitHub, push("main", "c1", "alice"), "alice", "c1", "prod"},
 		{"gitea", Gitea, push("release/2", "c2", "bob"), "bob", "c2", "prod"},
