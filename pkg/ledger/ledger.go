@@ -36,6 +36,9 @@ type Record struct {
 	Trigger    string `json:"trigger"` // cli or webhook
 	Sender     string `json:"sender,omitempty"`
 	DeliveryID string `json:"delivery_id,omitempty"`
+	// Coalesced are the deliveries that joined the run while it waited
+	// behind another, after the one that queued it.
+	Coalesced []string `json:"coalesced,omitempty"`
 
 	GitCommit string `json:"git_commit,omitempty"`
 	GitDirty  bool   `json:"git_dirty,omitempty"`

@@ -76,6 +76,12 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 	if t := os.Getenv("BATON_TRIGGER"); t != "" {
 		rec.Trigger = t
 	}
+	if j.trigger != "" {
+		rec.Trigger, rec.Sender = j.trigger, j.sender
+	}
+	if len(j.deliveries) > 0 {
+		rec.DeliveryID, rec.Coalesced = j.deliveries[0], j.deliveries[1:]
+	}
 	unlock := func() error { return nil }
 	if j.mode == pipeline.ModeRun || j.mode == pipeline.ModeRollback {
 		unlock, err = led.Lock(p.Env, ledger.Holder{RunID: runID, User: who, Host: host, PID: os.Getpid(), Target: j.target, Since: rec.Start})

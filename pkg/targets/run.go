@@ -35,6 +35,17 @@ type job struct {
 	args       map[string]string
 	force      bool
 	rollbackOf string
+
+	// runID, when set, is the run's ID (a webhook's response named it).
+	runID string
+	// trigger is who started the run: "cli" (default, or BATON_TRIGGER)
+	// or "webhook", with the sender and the deliveries.
+	trigger    string
+	sender     string
+	deliveries []string
+	// before runs once the run is recorded and holds the lock, before the
+	// pipeline: a webhook hook's update command.
+	before func(ctx context.Context) error
 }
 
 // execute runs j on the project's pipeline with the console and a JSON-lines
@@ -48,13 +59,21 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	if err != nil {
 		return nil, err
 	}
-	runID := pipeline.NewRunID()
+	runID := j.runID
+	if runID == "" {
+		runID = pipeline.NewRunID()
+	}
 	// Every run is recorded; those that change things hold the lock.
 	_, _, finish, err := begin(p, j, runID)
 	if err != nil {
 		return nil, err
 	}
 	defer func() { finish(sum, err) }()
+	if j.before != nil {
+		if err := j.before(ctx); err != nil {
+			return nil, err
+		}
+	}
 	dir := p.RunDir(runID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err

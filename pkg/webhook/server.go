@@ -75,7 +75,10 @@ type Options struct {
 }
 
 // Server receives webhook deliveries and starts deploys. Make one with
-// New; serve its Handler (or call Serve), and Drain it to stop.
+// New; serve its Handler (or call Serve), and Drain it to stop: Drain
+// records the pending deploys' deliveries as dropped, gives a running
+// deploy until its context ends, then cancels it, and returns once
+// everything is recorded.
 type Server struct {
 	opts     Options
 	hooks    map[string]*Hook
@@ -414,11 +417,9 @@ func (s *Server) envs() []string {
 	return envs
 }
 
-// Serve serves on ln until ctx ends, then stops taking requests, lets
-// those in flight finish, and drains the queues: pending deploys are
-// dropped (and recorded so), a running deploy gets grace to finish before
-// it is cancelled. It returns once everything is recorded.
-func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
+// Serve serves on ln until ctx ends, then stops taking requests and lets
+// those in flight finish (up to 10 s). Call Drain next to stop the deploys.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -429,24 +430,19 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	var serveErr error
+	var err error
 	select {
-	case serveErr = <-errc:
+	case err = <-errc:
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(shutCtx)
-	graceCtx, cancelGrace := context.WithTimeout(context.Background(), grace)
-	defer cancelGrace()
-	if err := s.Drain(graceCtx); err != nil && serveErr == nil {
-		serveErr = err
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
 	}
-	if errors.Is(serveErr, http.ErrServerClosed) {
-		serveErr = nil
-	}
-	return serveErr
+	return err
 }
 
 // Drain stops taking deliveries (503), drops the pending deploys and

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -601,7 +602,12 @@ func TestServeStopsCleanly(t *testing.T) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln, 300*time.Millisecond) }()
+	go func() {
+		err := s.Serve(ctx, ln)
+		grace, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
+		served <- errors.Join(err, s.Drain(grace))
+	}()
 	f := &fixture{srv: s, http: &httptest.Server{URL: "http://" + ln.Addr().String()}, deploy: fd, dir: dir}
 	body := push("main", "c1", "alice")
 	if r := do(t, f.request(t, "gh", GitHub, "run-1", body)); r.Outcome != "accepted" {

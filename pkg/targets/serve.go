@@ -1,0 +1,178 @@
+package targets
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/webhook"
+)
+
+// Serve deploys when a push lands: it receives webhook deliveries from
+// GitHub, Gitea/Forgejo, GitLab or a signed script and runs deploy, one
+// at a time per environment. Its configuration is baton-serve.yml in the
+// project (or the file BATON_SERVE_CONFIG names; see pkg/webhook.Config);
+// BATON_SERVE_ADDR overrides the address it listens on (127.0.0.1:8099).
+// On SIGTERM it stops taking deliveries and gives a running deploy the
+// configured grace before cancelling it; on Ctrl-C it cancels at once,
+// since Mage allows a target 5 s after an interrupt.
+func Serve(ctx context.Context) error {
+	p, err := prepare(ctx)
+	if err != nil {
+		return err
+	}
+	path := os.Getenv("BATON_SERVE_CONFIG")
+	if path == "" {
+		path = filepath.Join(p.Root, "baton-serve.yml")
+	}
+	cfg, err := webhook.LoadConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("serve: no configuration at %s: write one (examples/webhook/baton-serve.yml is a start) or name it with BATON_SERVE_CONFIG", path)
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if a := os.Getenv("BATON_SERVE_ADDR"); a != "" {
+		cfg.Listen = a
+	}
+	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
+	srv, err := newServer(p, cfg, &logger)
+	if err != nil {
+		return err
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return errors.Join(fmt.Errorf("serve: %w", err), srv.Drain(ctx))
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "baton serve: listening on %s://%s\n", scheme, ln.Addr())
+	for _, name := range slices.Sorted(maps.Keys(cfg.Hooks)) {
+		h := cfg.Hooks[name]
+		fmt.Fprintf(stdout, "  POST /hooks/%s  (%s, deploys %s)\n", name, h.Provider, orDefault(h.Env, p.Env))
+	}
+	fmt.Fprintf(stdout, "  GET  /healthz, /runs, /runs/<id>\n")
+
+	// SIGTERM: graceful. Mage's cancel (Ctrl-C): no grace, since Mage
+	// exits 5 s later whatever happens; the deploy's tools get SIGINT and
+	// its record says cancelled.
+	term, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+	err = srv.Serve(term, ln)
+	grace := time.Duration(cfg.Grace)
+	if grace == 0 {
+		grace = 2 * time.Minute
+	}
+	if ctx.Err() != nil {
+		grace = 0
+		fmt.Fprintf(stdout, "baton serve: interrupted: cancelling a running deploy\n")
+	} else {
+		fmt.Fprintf(stdout, "baton serve: stopping: no more deliveries; a running deploy has %s to finish\n", grace)
+	}
+	drainCtx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err = errors.Join(err, srv.Drain(drainCtx))
+	fmt.Fprintf(stdout, "baton serve: stopped\n")
+	return err
+}
+
+// newServer makes the webhook server of project p.
+func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger) (*webhook.Server, error) {
+	opts, err := cfg.Options(os.Getenv, p.Env)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	for _, h := range opts.Hooks {
+		if err := handoff.ValidName(h.Env); err != nil {
+			return nil, fmt.Errorf("serve: hook %s: env %q: %w", h.Name, h.Env, err)
+		}
+	}
+	opts.StateDir = filepath.Join(p.Root, ".baton", "webhook")
+	opts.Logger = logger
+	opts.History = func(env string) (ledger.Ledger, error) { return p.forEnv(env).Ledger() }
+	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
+		return webhookDeploy(ctx, p.forEnv(r.Env), cfg.Hooks[r.Hook], r)
+	}
+	return webhook.New(opts)
+}
+
+// forEnv is p for another environment of the same pipeline.
+func (p *Project) forEnv(env string) *Project {
+	q := *p
+	q.Env = env
+	q.State = filepath.Join(p.Root, ".baton", env)
+	return &q
+}
+
+// webhookDeploy runs the deploy of a webhook run: recorded with its
+// sender and deliveries, after the hook's update command. When another
+// run holds the environment (a deploy from the command line), it waits
+// for it, within the run's timeout.
+func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run) error {
+	j := job{target: "deploy", mode: pipeline.ModeRun, runID: r.ID, trigger: "webhook", sender: r.Deliveries[0].Sender}
+	for _, d := range r.Deliveries {
+		j.deliveries = append(j.deliveries, d.ID)
+	}
+	if hc != nil && len(hc.Update) > 0 {
+		last := r.Deliveries[len(r.Deliveries)-1]
+		j.before = func(ctx context.Context) error { return runUpdate(ctx, p.Root, hc.Update, last) }
+	}
+	for {
+		_, err := execute(ctx, p, j)
+		if _, locked := errors.AsType[*ledger.LockedError](err); !locked {
+			return err
+		}
+		fmt.Fprintf(stdout, "run %s waits: %v\n", r.ID, err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (while waiting for the environment's lock)", ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// runUpdate runs a hook's update command in the project with the pushed
+// ref and commit in BATON_REF and BATON_COMMIT.
+func runUpdate(ctx context.Context, dir string, argv []string, d webhook.Delivery) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "BATON_REF="+d.Ref, "BATON_COMMIT="+d.Commit)
+	cmd.Stdout, cmd.Stderr = stdout, stdout
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 4 * time.Second
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the hook's update command (%s) failed: %w; nothing was deployed", strings.Join(argv, " "), err)
+	}
+	return nil
+}
+
+// listen opens the configured address, with TLS when given a certificate.
+func listen(cfg *webhook.Config) (net.Listener, error) {
+	if cfg.TLSCert == "" {
+		return net.Listen("tcp", cfg.Listen)
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("tls_cert/tls_key: %w", err)
+	}
+	return tls.Listen("tcp", cfg.Listen, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+}

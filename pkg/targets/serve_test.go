@@ -1,0 +1,206 @@
+package targets
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-deploy/baton/internal/testlab"
+	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/webhook"
+)
+
+// TestServeDeploysOnPush runs `serve` on the lab: a signed GitHub push
+// deploys, recorded with its sender, delivery and commit after the hook's
+// update command; two more pushes during it make one more deploy; Ctrl-C
+// stops the server.
+func TestServeDeploysOnPush(t *testing.T) {
+	p, out := labProject(t)
+	testlab.Require(t, "git")
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", p.Root, "-c", "user.name=t", "-c", "user.email=t@example.invalid"}, args...)...)
+		b, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	os.WriteFile(filepath.Join(p.Root, ".gitignore"), []byte("/.baton/\n"), 0o644)
+	os.WriteFile(filepath.Join(p.Root, "baton-serve.yml"), []byte(`
+hooks:
+  deploy:
+    provider: github
+    secret_env: TEST_HOOK_SECRET
+    update: [sh, -c, 'printf %s "$BATON_COMMIT" > .baton/pushed']
+`), 0o644)
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "lab")
+	head := git("rev-parse", "HEAD")
+	secret := "an-e2e-secret-0123456789abcdef"
+	t.Setenv("TEST_HOOK_SECRET", secret)
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(testlab.FreePort(t, "127.0.0.1")))
+	t.Setenv("BATON_SERVE_ADDR", addr)
+	// The second deploy changes nothing: let it skip Ansible too.
+	t.Setenv("BATON_SKIP_UNCHANGED_ANSIBLE", "1")
+
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx) }()
+	waitListening(t, addr, 60*time.Second)
+
+	send := func(id string) map[string]string {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": head, "sender": map[string]any{"login": "alice"}})
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/hooks/deploy", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", id)
+		name, value := webhook.GitHub.Sign(body, []byte(secret), time.Now())
+		req.Header.Set(name, value)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r map[string]string
+		json.NewDecoder(resp.Body).Decode(&r)
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("delivery %s: %d %v\n%s", id, resp.StatusCode, r, out)
+		}
+		return r
+	}
+	first, second, third := send("e2e-1"), send("e2e-2"), send("e2e-3")
+	if first["status"] != "accepted" || second["status"] != "queued" || third["status"] != "coalesced" || second["run_id"] != third["run_id"] {
+		t.Fatalf("responses %v %v %v: want accepted, queued, coalesced into the queued run", first, second, third)
+	}
+
+	led, err := p.Ledger()
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := waitRecords(t, led, []string{first["run_id"], second["run_id"]}, 3*time.Minute)
+	for i, want := range []struct {
+		delivery  string
+		coalesced []string
+	}{{"e2e-1", nil}, {"e2e-2", []string{"e2e-3"}}} {
+		r := recs[i]
+		if !r.Succeeded() || r.Trigger != "webhook" || r.Sender != "alice" || r.DeliveryID != want.delivery ||
+			!slices.Equal(r.Coalesced, want.coalesced) || r.GitCommit != head || r.Target != "deploy" {
+			t.Errorf("run %d record: %s %s by %s of %s, delivery %s, coalesced %v (error %q)\nwant a succeeded webhook deploy by alice of %s, delivery %s, coalesced %v\n%s",
+				i+1, r.Status, r.Trigger, r.Sender, r.GitCommit, r.DeliveryID, r.Coalesced, r.Error, head, want.delivery, want.coalesced, out)
+		}
+	}
+	if got, _ := os.ReadFile(filepath.Join(p.Root, ".baton", "pushed")); string(got) != head {
+		t.Errorf("the update command saw BATON_COMMIT=%q, want %s", got, head)
+	}
+	checkAll(t, configuredFrom(t, p), fmt.Sprint(storedTemplate(t, p)), 3)
+
+	resp, err := http.Get("http://" + addr + "/runs/" + first["run_id"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec ledger.Record
+	json.NewDecoder(resp.Body).Decode(&rec)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || rec.DeliveryID != "e2e-1" {
+		t.Errorf("GET /runs/<id>: %d %+v", resp.StatusCode, rec)
+	}
+
+	interrupt()
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of Ctrl-C")
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still listening after serve returned")
+	}
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
+	t.Setenv("BATON_ROOT", root)
+	t.Setenv("BATON_PIPELINE", "")
+	t.Setenv("BATON_ENV", "")
+	t.Setenv("BATON_SERVE_CONFIG", "")
+	p, err := LoadProject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgErr := func(text string) error {
+		os.WriteFile(filepath.Join(root, "baton-serve.yml"), []byte(text), 0o644)
+		cfg, err := webhook.LoadConfig(filepath.Join(root, "baton-serve.yml"))
+		if err != nil {
+			return err
+		}
+		s, err := newServer(p, cfg, nil)
+		if err == nil {
+			s.Drain(context.Background())
+		}
+		return err
+	}
+	t.Setenv("S", "a-secret-long-enough")
+	if err := cfgErr("hooks:\n  d: {provider: github, secret_env: S, env: ../prod}\n"); err == nil || !strings.Contains(err.Error(), "../prod") {
+		t.Errorf("a hook env that is a path: %v", err)
+	}
+	if err := cfgErr("hooks:\n  d: {provider: github, secret_env: S}\n"); err != nil {
+		t.Errorf("a good configuration: %v", err)
+	}
+	example, _ := os.ReadFile("../../examples/webhook/baton-serve.yml")
+	t.Setenv("BATON_WEBHOOK_SECRET", "the-example's-secret-0123456789")
+	if err := cfgErr(string(example)); err != nil {
+		t.Errorf("examples/webhook/baton-serve.yml: %v", err)
+	}
+}
+
+func waitListening(t *testing.T, addr string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
+			c.Close()
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("nothing listens on %s after %s", addr, limit)
+}
+
+// waitRecords waits until the runs have finished records, in order.
+func waitRecords(t *testing.T, led ledger.Ledger, ids []string, limit time.Duration) []*ledger.Record {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		var got []*ledger.Record
+		for _, id := range ids {
+			r, err := led.Get(id)
+			if err != nil || r.End.IsZero() {
+				break
+			}
+			got = append(got, r)
+		}
+		if len(got) == len(ids) {
+			return got
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("runs %v did not finish within %s", ids, limit)
+	return nil
+}
