@@ -57,6 +57,11 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// SIGTERM: graceful. Mage's cancel (Ctrl-C): no grace, since Mage
+	// exits 5 s later whatever happens; the deploy's tools get SIGINT and
+	// its record says cancelled.
+	term, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
 	ln, err := listen(cfg)
 	if err != nil {
 		return errors.Join(fmt.Errorf("serve: %w", err), srv.Drain(ctx))
@@ -72,11 +77,6 @@ func Serve(ctx context.Context) error {
 	}
 	fmt.Fprintf(stdout, "  GET  /healthz, /runs, /runs/<id>\n")
 
-	// SIGTERM: graceful. Mage's cancel (Ctrl-C): no grace, since Mage
-	// exits 5 s later whatever happens; the deploy's tools get SIGINT and
-	// its record says cancelled.
-	term, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
-	defer stop()
 	err = srv.Serve(term, ln)
 	grace := time.Duration(cfg.Grace)
 	if grace == 0 {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,6 +120,59 @@ hooks:
 		t.Errorf("GET /runs/<id>: %d %+v", resp.StatusCode, rec)
 	}
 
+	// SIGTERM while a deploy runs and another waits: the running one
+	// finishes within the grace, the waiting one is dropped and recorded so.
+	running, waiting := send("e2e-4"), send("e2e-5")
+	if running["status"] != "accepted" || waiting["status"] != "queued" {
+		t.Fatalf("responses %v %v: want accepted, queued", running, waiting)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		interrupt()
+		t.Fatal("serve did not stop within 2 minutes of SIGTERM")
+	}
+	if r, err := led.Get(running["run_id"]); err != nil || !r.Succeeded() {
+		t.Errorf("the deploy running at SIGTERM: %+v %v, want it finished and succeeded", r, err)
+	}
+	if _, err := led.Get(waiting["run_id"]); err == nil {
+		t.Error("the deploy queued at SIGTERM ran")
+	}
+	log, _ := os.ReadFile(filepath.Join(p.Root, ".baton", "webhook", "deliveries.jsonl"))
+	if !strings.Contains(string(log), `"delivery_id":"e2e-5"`) || strings.Count(string(log), `"outcome":"dropped"`) != 1 {
+		t.Errorf("delivery log does not record e2e-5 as dropped:\n%s", log)
+	}
+	if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		t.Error("still listening after serve returned")
+	}
+}
+
+// TestServeInterrupted: Ctrl-C (Mage cancelling the target) stops the
+// server at once.
+func TestServeInterrupted(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
+	os.WriteFile(filepath.Join(root, "baton-serve.yml"), []byte("hooks:\n  d: {provider: generic, secret_env: S}\n"), 0o644)
+	t.Setenv("S", "a-secret-long-enough")
+	t.Setenv("BATON_ROOT", root)
+	t.Setenv("BATON_PIPELINE", "")
+	t.Setenv("BATON_ENV", "")
+	t.Setenv("BATON_SERVE_CONFIG", "")
+	addr := net.JoinHostPort("127.0.0.1", fmt.Sprint(testlab.FreePort(t, "127.0.0.1")))
+	t.Setenv("BATON_SERVE_ADDR", addr)
+	old := SetOutput(&syncBuffer{})
+	defer SetOutput(old)
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx) }()
+	waitListening(t, addr, 60*time.Second)
 	interrupt()
 	select {
 	case err := <-served:
