@@ -48,8 +48,16 @@ func History(ctx context.Context) error {
 		if r.GitDirty {
 			rev += "+dirty"
 		}
+		trigger := r.Trigger
+		if r.Sender != "" {
+			// A webhook run: who pushed, and how many pushes it deployed.
+			trigger += ":" + r.Sender
+			if n := len(r.Coalesced); n > 0 {
+				trigger += fmt.Sprintf(" (+%d)", n)
+			}
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04:05"),
-			r.User, r.Host, r.Trigger, r.Target, r.Status, orDash(r.Handoffs[handoff.TemplateID.Name()].Text), rev, r.Duration().Round(100*time.Millisecond))
+			r.User, r.Host, trigger, r.Target, r.Status, orDash(r.Handoffs[handoff.TemplateID.Name()].Text), rev, r.Duration().Round(100*time.Millisecond))
 	}
 	return tw.Flush()
 }

@@ -104,6 +104,10 @@ hooks:
 				i+1, r.Status, r.Trigger, r.Sender, r.GitCommit, r.DeliveryID, r.Coalesced, r.Error, head, want.delivery, want.coalesced, out)
 		}
 	}
+	mark := len(out.String())
+	if err := History(context.Background()); err != nil || !strings.Contains(out.String()[mark:], "webhook:alice (+1)") {
+		t.Errorf("history (%v) does not show the webhook runs' sender and coalesced pushes:\n%s", err, out.String()[mark:])
+	}
 	if got, _ := os.ReadFile(filepath.Join(p.Root, ".baton", "pushed")); string(got) != head {
 		t.Errorf("the update command saw BATON_COMMIT=%q, want %s", got, head)
 	}
