@@ -106,6 +106,12 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger) (*webhoo
 			return nil, fmt.Errorf("serve: hook %s: env %q: %w", h.Name, h.Env, err)
 		}
 	}
+	// The tools that deploys start need not see the hooks' secrets.
+	for _, hc := range cfg.Hooks {
+		if hc.SecretEnv != "" {
+			os.Unsetenv(hc.SecretEnv)
+		}
+	}
 	opts.StateDir = filepath.Join(p.Root, ".baton", "webhook")
 	opts.Logger = logger
 	opts.History = func(env string) (ledger.Ledger, error) { return p.forEnv(env).Ledger() }

@@ -116,6 +116,9 @@ hooks:
 	if err := History(context.Background()); err != nil || !strings.Contains(out.String()[mark:], "webhook:alice (+1)") {
 		t.Errorf("history (%v) does not show the webhook runs' sender and coalesced pushes:\n%s", err, out.String()[mark:])
 	}
+	if v, ok := os.LookupEnv("TEST_HOOK_SECRET"); ok {
+		t.Errorf("the hook's secret is still in the environment the tools inherit: %q", v)
+	}
 	if got, _ := os.ReadFile(filepath.Join(p.Root, ".baton", "pushed")); string(got) != head {
 		t.Errorf("the update command saw BATON_COMMIT=%q, want %s", got, head)
 	}
