@@ -118,6 +118,7 @@ type tfRun struct {
 	bin     string
 	vars    []string // name=value, sorted
 	varFile string   // TF_VAR_* of the environment, as a var file
+	reap    func()   // kills what a cancelled Terraform left (reapOnCancel)
 }
 
 // envVarFile passes the environment's TF_VAR_* values, which
@@ -141,6 +142,9 @@ func (r *tfRun) envVarFile(env map[string]string) error {
 
 // close removes what the run wrote that holds variable values.
 func (r *tfRun) close() {
+	if r.reap != nil {
+		r.reap()
+	}
 	if r.varFile != "" {
 		os.Remove(r.varFile)
 	}
@@ -413,6 +417,7 @@ func (t *Terraform) start(ctx context.Context, j *pipeline.Job, applied, gate bo
 	if err != nil {
 		return nil, err
 	}
+	r.reap = reapOnCancel(ctx, t.Dir)
 	if applied {
 		r.useApplied()
 	}

@@ -1,9 +1,12 @@
 package stages
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,7 +177,9 @@ func TestTerraformFailures(t *testing.T) {
 	})
 	t.Run("cancel leaves no lock", func(t *testing.T) {
 		tf, _ := tfFixture(t)
-		tf.Set["sleep"] = "30"
+		// A marker no other process has, to find the provisioner's sleep.
+		marker := fmt.Sprintf("30.%d", os.Getpid())
+		tf.Set["sleep"] = marker
 		ctx, cancel := context.WithCancel(context.Background())
 		p, _ := pipeline.New(tf)
 		started := make(chan struct{}, 1)
@@ -204,6 +209,19 @@ func TestTerraformFailures(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("cancelled apply did not return within 30s")
+		}
+		// Nothing Terraform started outlives it.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			out, _ := exec.Command("pgrep", "-f", "sleep "+marker).Output()
+			if len(bytes.TrimSpace(out)) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				exec.Command("pkill", "-f", "sleep "+marker).Run()
+				t.Fatalf("the provisioner's `sleep %s` (pid %s) outlived the cancelled apply", marker, bytes.TrimSpace(out))
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 		// The state is not locked: a plan that takes the lock succeeds at once.
 		tf.Set["sleep"] = "0"
