@@ -330,7 +330,17 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 		env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=60s"
 	}
 	if a.KnownHosts != "" {
-		env["ANSIBLE_SSH_ARGS"] = strings.TrimSpace(env["ANSIBLE_SSH_ARGS"] + " -o UserKnownHostsFile=" + a.KnownHosts + " -o StrictHostKeyChecking=yes")
+		// Ansible splits ANSIBLE_SSH_ARGS like a shell and ssh splits
+		// UserKnownHostsFile at whitespace, so a path with spaces is
+		// quoted for both.
+		opt := "UserKnownHostsFile=" + a.KnownHosts
+		if strings.ContainsAny(a.KnownHosts, " \t'\"\\") {
+			if strings.ContainsAny(a.KnownHosts, "\"\\") {
+				return nil, fmt.Errorf("ansible: known_hosts path %q: ssh cannot take a path with \" or \\ in it; move the file", a.KnownHosts)
+			}
+			opt = "'" + strings.ReplaceAll(`UserKnownHostsFile="`+a.KnownHosts+`"`, "'", `'"'"'`) + "'"
+		}
+		env["ANSIBLE_SSH_ARGS"] = strings.TrimSpace(env["ANSIBLE_SSH_ARGS"] + " -o " + opt + " -o StrictHostKeyChecking=yes")
 	}
 	// The user's own settings win over these defaults.
 	for k, v := range env {

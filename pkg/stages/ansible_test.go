@@ -89,7 +89,18 @@ func TestAnsibleE2E(t *testing.T) {
 	inv := writeInventory(t, lab)
 	ctx := context.Background()
 	tid := handoff.NewString("build")
-	a := &Ansible{Dir: "testdata/ansible", KnownHosts: lab.KnownHosts, Vars: []Var{{Name: "template_id", From: tid}}}
+	// A known_hosts path with a space, as under "My Projects", must reach
+	// ssh whole.
+	knownHosts := filepath.Join(t.TempDir(), "with space", "known_hosts")
+	data, err := os.ReadFile(lab.KnownHosts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(knownHosts), 0o700)
+	if err := os.WriteFile(knownHosts, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := &Ansible{Dir: "testdata/ansible", KnownHosts: knownHosts, Vars: []Var{{Name: "template_id", From: tid}}}
 	args := map[string]string{"inventory": inv, "build": "8025"}
 
 	// A dry run on fresh hosts changes nothing.
