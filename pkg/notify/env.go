@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baton-deploy/baton/internal/shellwords"
 )
 
 // FromEnv returns a Notifier configured by the BATON_NOTIFY_* settings
@@ -118,19 +119,12 @@ func secretFromEnv(getenv func(string) string, name, example string, allowHTTP b
 }
 
 // commandFromEnv reads BATON_NOTIFY_COMMAND: a JSON array of strings, or a
-// command line split by splitCommand. The program must be found now, not
-// at the first failed deploy.
+// command line split like a shell would, without expansion. The program
+// must be found now, not at the first failed deploy.
 func commandFromEnv(v string) ([]string, error) {
-	var argv []string
-	if strings.HasPrefix(v, "[") {
-		if err := json.Unmarshal([]byte(v), &argv); err != nil {
-			return nil, fmt.Errorf("%sCOMMAND: not a JSON array of strings: %w", envPrefix, err)
-		}
-	} else {
-		var err error
-		if argv, err = splitCommand(v); err != nil {
-			return nil, fmt.Errorf("%sCOMMAND: %w", envPrefix, err)
-		}
+	argv, err := shellwords.Parse(v)
+	if err != nil {
+		return nil, fmt.Errorf("%sCOMMAND: %w", envPrefix, err)
 	}
 	if len(argv) == 0 || argv[0] == "" {
 		return nil, fmt.Errorf("%sCOMMAND: no program to run", envPrefix)
@@ -158,69 +152,4 @@ func parseKinds(v string) ([]Kind, error) {
 		return nil, fmt.Errorf("%sON: no events listed: use a comma-separated list of success, failure and rollback, or unset it for all", envPrefix)
 	}
 	return kinds, nil
-}
-
-// splitCommand splits a command line into words the way a POSIX shell
-// would, with quoting but nothing else: words are separated by blanks;
-// 'single quotes' keep everything literally; "double quotes" keep
-// everything but \" and \\, which stand for " and \; outside quotes a
-// backslash keeps the next character literally. There is no expansion of
-// variables, globs or ~, and no pipes or redirections: run sh -c '…' for
-// those.
-func splitCommand(s string) ([]string, error) {
-	var (
-		words  []string
-		word   strings.Builder
-		inWord bool // a word has begun, perhaps as '' which is empty
-		quote  rune // the open quote, or 0
-		escape bool // the previous character was an unquoted or "-quoted backslash
-	)
-	for _, r := range s {
-		switch {
-		case escape:
-			if quote == '"' && r != '"' && r != '\\' {
-				word.WriteRune('\\') // in "…", other backslashes are literal
-			}
-			word.WriteRune(r)
-			escape = false
-		case quote == '\'':
-			if r == '\'' {
-				quote = 0
-			} else {
-				word.WriteRune(r)
-			}
-		case quote == '"':
-			switch r {
-			case '"':
-				quote = 0
-			case '\\':
-				escape = true
-			default:
-				word.WriteRune(r)
-			}
-		case r == '\'' || r == '"':
-			quote, inWord = r, true
-		case r == '\\':
-			escape, inWord = true, true
-		case r == ' ' || r == '\t' || r == '\n' || r == '\r':
-			if inWord {
-				words = append(words, word.String())
-				word.Reset()
-				inWord = false
-			}
-		default:
-			word.WriteRune(r)
-			inWord = true
-		}
-	}
-	switch {
-	case quote != 0:
-		return nil, fmt.Errorf("unterminated %c quote", quote)
-	case escape:
-		return nil, errors.New("a backslash ends the line: it must be followed by the character it escapes")
-	}
-	if inWord {
-		words = append(words, word.String())
-	}
-	return words, nil
 }
