@@ -567,8 +567,11 @@ func TestSecretsNeverReachEvents(t *testing.T) {
 	)
 	rec := &recorder{}
 	dir := t.TempDir()
-	sum, _ := p.Run(context.Background(), Options{Sinks: []Sink{rec}, RunDir: dir, Secrets: []string{"env-secret-1"}})
-	all := rec.text() + sum.Error
+	sum, err := p.Run(context.Background(), Options{Sinks: []Sink{rec}, RunDir: dir, Secrets: []string{"env-secret-1"}})
+	if err == nil || !strings.Contains(err.Error(), "auth failed for ***") {
+		t.Errorf("the run's error = %v, want the stage's error, redacted", err)
+	}
+	all := rec.text() + sum.Error + err.Error()
 	for _, secret := range []string{"s3cr3t-value", "env-secret-1"} {
 		if strings.Contains(all, secret) {
 			t.Errorf("secret %q reached the events:\n%s", secret, all)
