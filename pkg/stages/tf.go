@@ -74,8 +74,11 @@ type Terraform struct {
 	// RunAfter names stages this one must follow without needing their
 	// handoffs, e.g. apps deployed after Ansible configured the hosts.
 	RunAfter []string
-	// Exec supplies extra environment and the grace period. A Wrapper is
-	// not supported here: terraform-exec starts the binary itself.
+	// Exec supplies extra environment, the grace period and a wrapper.
+	// terraform-exec starts Terraform itself, so a wrapper is put in front
+	// of it by a small script in the job's directory; on cancel,
+	// terraform-exec interrupts the wrapper, which must pass SIGINT on to
+	// Terraform (doppler run, op run and env do).
 	Exec Exec
 }
 
@@ -119,6 +122,7 @@ type tfRun struct {
 	vars    []string // name=value, sorted
 	varFile string   // TF_VAR_* of the environment, as a var file
 	reap    func()   // kills what a cancelled Terraform left (reapOnCancel)
+	scratch string   // the wrapper script, or its directory, removed by close
 }
 
 // envVarFile passes the environment's TF_VAR_* values, which
@@ -148,14 +152,44 @@ func (r *tfRun) close() {
 	if r.varFile != "" {
 		os.Remove(r.varFile)
 	}
+	if r.scratch != "" {
+		os.RemoveAll(r.scratch)
+	}
 }
 
-func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
+// wrap returns the executable that runs bin under the wrapper: a script
+// that execs "wrapper… bin args…", in the job's directory or else in a
+// temporary one. close removes it: the wrapper's arguments may hold a token.
+func (r *tfRun) wrap(bin string) (string, error) {
+	w := r.t.Exec.Wrapper
+	if _, err := exec.LookPath(w[0]); err != nil {
+		return "", fmt.Errorf("terraform: the wrapper %s cannot be run: %w: install it or fix the wrapper setting", w[0], err)
+	}
+	dir := r.j.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "baton-terraform-"); err != nil {
+			return "", err
+		}
+		r.scratch = dir
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	script := "#!/bin/sh\n# baton runs Terraform under its wrapper through this script.\nexec " +
+		shellQuote(append(append([]string(nil), w...), bin)) + " \"$@\"\n"
+	path := filepath.Join(dir, filepath.Base(bin)+"-wrapped")
+	if err := atomicfile.Write(path, []byte(script), 0o700); err != nil {
+		return "", err
+	}
+	if r.scratch == "" {
+		r.scratch = path
+	}
+	return path, nil
+}
+
+func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if t.Dir == "" {
 		return nil, errors.New("terraform: Dir is not set")
-	}
-	if len(t.Exec.Wrapper) > 0 {
-		return nil, errors.New("terraform: Exec.Wrapper is not supported for Terraform (terraform-exec starts it); put the secrets in Exec.Env or run baton under the wrapper")
 	}
 	name := "terraform"
 	if t.Binary != "" && filepath.Base(t.Binary) == "tofu" {
@@ -165,10 +199,23 @@ func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	tf, err := tfexec.NewTerraform(t.Dir, bin)
+	r := &tfRun{t: t, j: j, bin: bin}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
+	execPath := bin
+	if len(t.Exec.Wrapper) > 0 {
+		if execPath, err = r.wrap(bin); err != nil {
+			return nil, err
+		}
+	}
+	tf, err := tfexec.NewTerraform(t.Dir, execPath)
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
+	r.tf = tf
 	grace := t.Exec.Grace
 	if grace <= 0 {
 		grace = DefaultGrace
@@ -189,7 +236,6 @@ func (t *Terraform) open(j *pipeline.Job) (*tfRun, error) {
 		}
 		env["TF_PLUGIN_CACHE_DIR"] = t.PluginCacheDir
 	}
-	r := &tfRun{t: t, j: j, tf: tf, bin: bin}
 	// Before CleanEnv, which deletes TF_VAR_* from the map.
 	if err := r.envVarFile(env); err != nil {
 		return nil, err

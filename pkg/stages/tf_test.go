@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,5 +294,59 @@ func TestTerraformPassesTFVarFromTheEnvironment(t *testing.T) {
 			t.Errorf("a TF_VAR value reached the log: %q", e.Line)
 			break
 		}
+	}
+}
+
+// A wrapper (doppler run --, op run --, …) gives Terraform its secrets:
+// here TF_VAR_out_dir, which the apply needs, and a token it prints. The
+// token never reaches the events or the run directory, and the script
+// that ran Terraform under the wrapper is gone afterwards.
+func TestTerraformRunsUnderAWrapper(t *testing.T) {
+	tf, out := tfFixture(t)
+	delete(tf.Set, "out_dir")
+	const secret = "wr4pped-s3cr3t"
+	wrapper := filepath.Join(t.TempDir(), "secrets run")
+	script := "#!/bin/sh\nexport TF_VAR_out_dir='" + out + "'\necho \"wrapper: the token is " + secret + "\" >&2\nexec \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tf.Exec.Wrapper = []string{wrapper}
+	runDir := t.TempDir()
+	_, _, events, err := runStageOpts(t, context.Background(), pipeline.ModeRun, tf, func(o *pipeline.Options) {
+		o.Args = map[string]string{"template_id": "8025"}
+		o.RunDir = runDir
+		o.Secrets = []string{secret}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(out, "host-1")); strings.TrimSpace(string(data)) != "8025" {
+		t.Errorf("host-1 in the wrapper's TF_VAR_out_dir = %q, want the apply to have used it", data)
+	}
+	masked := false
+	for _, e := range events {
+		if strings.Contains(e.Line, secret) || strings.Contains(e.Error, secret) {
+			t.Errorf("the secret reached an event: %+v", e)
+		}
+		masked = masked || strings.Contains(e.Line, "wrapper: the token is ***")
+	}
+	if !masked {
+		t.Error("the wrapper's line, masked, is not among the events: did Terraform run under it?")
+	}
+	err = filepath.WalkDir(runDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if strings.HasSuffix(path, "-wrapped") {
+			t.Errorf("the wrapper script %s was left behind", path)
+		}
+		data, err := os.ReadFile(path)
+		if err == nil && strings.Contains(string(data), secret) {
+			t.Errorf("the secret is in %s", path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
