@@ -27,8 +27,13 @@ var hints = map[string]string{
 	handoff.Inventory.Name():  "go run mage.go stage3 inventory.json",
 }
 
-// Pipeline builds the project's pipeline.
+// Pipeline builds the project's pipeline. Its tools run under
+// BATON_WRAPPER when it is set.
 func (p *Project) Pipeline() (*pipeline.Pipeline, error) {
+	x, err := toolExec()
+	if err != nil {
+		return nil, err
+	}
 	switch p.Layout {
 	case "local":
 		// Packer counts the registry's templates when it parses the
@@ -36,12 +41,12 @@ func (p *Project) Pipeline() (*pipeline.Pipeline, error) {
 		if err := os.MkdirAll(filepath.Join(p.Lab(), "registry"), 0o700); err != nil {
 			return nil, err
 		}
-		return pipeline.New(p.localStages()...)
+		return pipeline.New(p.localStages(x)...)
 	case "proxmox":
 		ex := filepath.Join(p.Root, "examples", "proxmox")
-		return pipeline.New(p.dirStages(filepath.Join(ex, "packer"), filepath.Join(ex, "infrastructure", "environments", "production"), filepath.Join(ex, "ansible"), "playbooks/site.yml")...)
+		return pipeline.New(p.dirStages(x, filepath.Join(ex, "packer"), filepath.Join(ex, "infrastructure", "environments", "production"), filepath.Join(ex, "ansible"), "playbooks/site.yml")...)
 	default:
-		return pipeline.New(p.dirStages(filepath.Join(p.Layout, "packer"), filepath.Join(p.Layout, "terraform"), filepath.Join(p.Layout, "ansible"), "site.yml")...)
+		return pipeline.New(p.dirStages(x, filepath.Join(p.Layout, "packer"), filepath.Join(p.Layout, "terraform"), filepath.Join(p.Layout, "ansible"), "site.yml")...)
 	}
 }
 
@@ -51,7 +56,7 @@ func (p *Project) terraformState() []string {
 
 // localStages is the lab: Packer registers a golden image in the lab's
 // registry, Terraform starts sshd hosts from it, Ansible configures them.
-func (p *Project) localStages() []pipeline.Stage {
+func (p *Project) localStages(x stages.Exec) []pipeline.Stage {
 	ex := filepath.Join(p.Root, "examples", "local")
 	lab := p.Lab()
 	registry := filepath.Join(lab, "registry")
@@ -64,6 +69,7 @@ func (p *Project) localStages() []pipeline.Stage {
 			Vars:      map[string]string{"registry": registry, "manifest": manifest},
 			Manifest:  manifest,
 			IDKey:     "template_id",
+			Exec:      x,
 			Exists: func(ctx context.Context, id string) error {
 				if _, err := os.Stat(filepath.Join(registry, id, "id")); err != nil {
 					return fmt.Errorf("not in the lab's registry %s", registry)
@@ -79,6 +85,7 @@ func (p *Project) localStages() []pipeline.Stage {
 			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
 			BackendConfig: p.terraformState(),
 			DataDir:       filepath.Join(p.State, "terraform"),
+			Exec:          x,
 		},
 		&stages.WaitSSH{
 			StageName:  StageWait,
@@ -91,6 +98,7 @@ func (p *Project) localStages() []pipeline.Stage {
 			KnownHosts: knownHosts,
 			RunAfter:   []string{StageWait},
 			CacheDir:   filepath.Join(p.State, "cache", "ansible-syntax"),
+			Exec:       x,
 		},
 	}
 }
@@ -100,9 +108,9 @@ func (p *Project) localStages() []pipeline.Stage {
 // proxmox builders), Terraform in tfDir takes it as var.template_id and
 // gives its ansible_inventory output, Ansible runs playbook in ansibleDir
 // once every host answers SSH.
-func (p *Project) dirStages(packerDir, tfDir, ansibleDir, playbook string) []pipeline.Stage {
+func (p *Project) dirStages(x stages.Exec, packerDir, tfDir, ansibleDir, playbook string) []pipeline.Stage {
 	return []pipeline.Stage{
-		&stages.Packer{StageName: StagePacker, Dir: packerDir},
+		&stages.Packer{StageName: StagePacker, Dir: packerDir, Exec: x},
 		&stages.Terraform{
 			StageName:     StageTerraform,
 			Dir:           tfDir,
@@ -110,10 +118,11 @@ func (p *Project) dirStages(packerDir, tfDir, ansibleDir, playbook string) []pip
 			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
 			BackendConfig: p.terraformState(),
 			DataDir:       filepath.Join(p.State, "terraform"),
+			Exec:          x,
 		},
 		&stages.WaitSSH{StageName: StageWait},
 		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait},
-			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax")},
+			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax"), Exec: x},
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -119,6 +120,10 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 		}
 		if err := led.Finish(rec); err != nil {
 			fmt.Fprintf(stdout, "warning: the run record of %s could not be written: %v\n", runID, err)
+		}
+		// Deploys, rollbacks and destroys are news; plans and checks not.
+		if j.mode == pipeline.ModeRun || j.mode == pipeline.ModeRollback {
+			j.notify.Send(notify.FromRecord(rec))
 		}
 	}
 	return led, rec, finish, nil

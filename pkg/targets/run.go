@@ -13,6 +13,7 @@ import (
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -46,6 +47,9 @@ type job struct {
 	// before runs once the run is recorded and holds the lock, before the
 	// pipeline: a webhook hook's update command.
 	before func(ctx context.Context) error
+	// notify, when set, is told how a run that changes things ended;
+	// without one, execute makes its own from the settings.
+	notify *notify.Notifier
 }
 
 // execute runs j on the project's pipeline with the console and a JSON-lines
@@ -55,9 +59,24 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	if err != nil {
 		return nil, err
 	}
+	x, err := toolExec()
+	if err != nil {
+		return nil, err
+	}
+	secrets, err := runSecrets(ctx, x.Wrapper)
+	if err != nil {
+		return nil, err
+	}
 	store, err := p.Store()
 	if err != nil {
 		return nil, err
+	}
+	if j.notify == nil {
+		if j.notify, err = newNotifier(); err != nil {
+			return nil, err
+		}
+		// After finish (deferred below), which sends.
+		defer closeNotifier(ctx, j.notify)
 	}
 	runID := j.runID
 	if runID == "" {
@@ -90,7 +109,10 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 		Args:   j.args,
 		Store:  store,
 		Hints:  hints,
-		Sinks:  []pipeline.Sink{pipeline.NewConsole(stdout, pipeline.ConsoleOptions{}), pipeline.NewJSONSink(logFile)},
+		// Masked from the start: in the console, log.jsonl, each tool's
+		// output file, summary.json and so the run's record.
+		Secrets: secrets,
+		Sinks:   []pipeline.Sink{pipeline.NewConsole(stdout, pipeline.ConsoleOptions{}), pipeline.NewJSONSink(logFile)},
 		// Tools get 4 s after SIGINT; Mage exits 5 s after Ctrl-C.
 		Grace:        4500 * time.Millisecond,
 		Fingerprints: pipeline.FileFingerprints{Dir: filepath.Join(p.State, "fingerprints")},

@@ -21,6 +21,7 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 	"github.com/baton-deploy/baton/pkg/webhook"
 )
@@ -53,7 +54,13 @@ func Serve(ctx context.Context) error {
 		cfg.Listen = a
 	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
-	srv, err := newServer(p, cfg, &logger)
+	// One notifier for every deploy the server starts, checked now.
+	n, err := newNotifier()
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer closeNotifier(ctx, n)
+	srv, err := newServer(p, cfg, &logger, n)
 	if err != nil {
 		return err
 	}
@@ -96,7 +103,7 @@ func Serve(ctx context.Context) error {
 }
 
 // newServer makes the webhook server of project p.
-func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger) (*webhook.Server, error) {
+func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notify.Notifier) (*webhook.Server, error) {
 	opts, err := cfg.Options(os.Getenv, p.Env)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -116,7 +123,7 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger) (*webhoo
 	opts.Logger = logger
 	opts.History = func(env string) (ledger.Ledger, error) { return p.forEnv(env).Ledger() }
 	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
-		return webhookDeploy(ctx, p.forEnv(r.Env), cfg.Hooks[r.Hook], r)
+		return webhookDeploy(ctx, p.forEnv(r.Env), cfg.Hooks[r.Hook], r, n)
 	}
 	return webhook.New(opts)
 }
@@ -133,8 +140,8 @@ func (p *Project) forEnv(env string) *Project {
 // sender and deliveries, after the hook's update command. When another
 // run holds the environment (a deploy from the command line), it waits
 // for it, within the run's timeout.
-func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run) error {
-	j := job{target: "deploy", mode: pipeline.ModeRun, runID: r.ID, trigger: "webhook", sender: r.Deliveries[0].Sender}
+func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run, n *notify.Notifier) error {
+	j := job{target: "deploy", mode: pipeline.ModeRun, runID: r.ID, trigger: "webhook", sender: r.Deliveries[0].Sender, notify: n}
 	for _, d := range r.Deliveries {
 		j.deliveries = append(j.deliveries, d.ID)
 	}

@@ -219,7 +219,7 @@ func TestServeConfigErrors(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		s, err := newServer(p, cfg, nil)
+		s, err := newServer(p, cfg, nil, nil)
 		if err == nil {
 			s.Drain(context.Background())
 		}

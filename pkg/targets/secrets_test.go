@@ -1,0 +1,242 @@
+package targets
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// writeScript writes an executable shell script and returns its path.
+func writeScript(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunSecrets(t *testing.T) {
+	dir := t.TempDir()
+	wrapper := writeScript(t, dir, "give secrets", `export APP_TOKEN=tok-from-wrapper DOPPLER_PROJECT=lab PATH="$PATH:/nowhere" LC_ALL=C.UTF-8
+exec "$@"
+`)
+	t.Setenv("DB_PASSWORD", "pw-from-env")
+	t.Setenv("BATON_LEDGER", "")
+	t.Setenv("BATON_NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0/B0/xyz")
+	ctx := context.Background()
+
+	t.Run("wrapper and names", func(t *testing.T) {
+		t.Setenv(envWrapper, fmt.Sprintf("%q", wrapper))
+		t.Setenv(envSecrets, "DB_PASSWORD, APP_TOKEN")
+		argv, err := wrapperSetting()
+		if err != nil || !slices.Equal(argv, []string{wrapper}) {
+			t.Fatalf("wrapperSetting = %q, %v", argv, err)
+		}
+		got, err := runSecrets(ctx, argv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"https://hooks.slack.com/services/T0/B0/xyz", "pw-from-env", "tok-from-wrapper"}
+		if !slices.Equal(got, want) {
+			t.Errorf("secrets = %q, want %q (what the wrapper adds, the names listed, baton's own; not PATH, DOPPLER_PROJECT or LC_ALL)", got, want)
+		}
+	})
+
+	t.Run("without a wrapper", func(t *testing.T) {
+		t.Setenv(envWrapper, "")
+		t.Setenv(envSecrets, "DB_PASSWORD")
+		got, err := runSecrets(ctx, nil)
+		if err != nil || !slices.Contains(got, "pw-from-env") || slices.Contains(got, "tok-from-wrapper") {
+			t.Errorf("secrets = %q, %v", got, err)
+		}
+	})
+
+	for _, tc := range []struct {
+		name, wrapper, secrets, want string
+	}{
+		{"unset name", "", "NOT_SET_ANYWHERE", "BATON_SECRETS names NOT_SET_ANYWHERE, which is not set in the environment"},
+		{"unset with wrapper", fmt.Sprintf("%q", wrapper), "NOT_SET_ANYWHERE", "not set in the environment or by BATON_WRAPPER"},
+		{"bad name", "", "DB-PASSWORD", `"DB-PASSWORD" is not a variable name`},
+		{"missing wrapper", "no-such-wrapper run --", "", `BATON_WRAPPER: exec: "no-such-wrapper": executable file not found`},
+		{"unclosed quote", `doppler "run`, "", "BATON_WRAPPER: unterminated \" quote"},
+		{"failing wrapper", writeScript(t, dir, "fail", "echo 'not logged in' >&2; exit 1\n") + " --token dp.st.s3cr3t --", "",
+			"failed when run on `env -0` to see what it gives the tools: exit status 1:\nnot logged in"},
+		{"wrapper that ignores its command", writeScript(t, dir, "ignore", "exit 0\n"), "", "gave its command no environment at all"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(envWrapper, tc.wrapper)
+			t.Setenv(envSecrets, tc.secrets)
+			argv, err := wrapperSetting()
+			if err == nil {
+				_, err = runSecrets(ctx, argv)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the error shows the wrapper's arguments: %v", err)
+			}
+		})
+	}
+}
+
+// endpoint is a notification receiver that refuses the first failures
+// requests with 503 and keeps the bodies it accepts.
+type endpoint struct {
+	mu       sync.Mutex
+	requests int
+	failures int
+	accepted [][]byte
+}
+
+func (e *endpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.requests++
+	if e.requests <= e.failures {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+		return
+	}
+	e.accepted = append(e.accepted, body)
+}
+
+func (e *endpoint) get() (int, [][]byte) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requests, slices.Clone(e.accepted)
+}
+
+// The main job with its secrets from a wrapper and from the environment,
+// and a notification endpoint that fails twice. The wrapper's token
+// reaches the hosts; every tool's output shows it, masked; no file baton
+// wrote and no notification holds either secret; the endpoint gets
+// exactly one message per run.
+func TestSecretsAndNotificationsE2E(t *testing.T) {
+	p, out := labProject(t)
+	t.Setenv("BATON_HOSTS", "1")
+	ctx := context.Background()
+	stamp := fmt.Sprint(time.Now().UnixNano())
+	token, password := "tok-"+stamp, "pw-"+stamp
+
+	// A chatty wrapper, as secrets managers can be: it prints what it
+	// gives on every tool's stderr, and refuses to run the tool named in
+	// REFUSE, printing the token again.
+	wrapper := writeScript(t, t.TempDir(), "secrets wrapper", `export APP_TOKEN='`+token+`'
+echo "wrapper: APP_TOKEN=$APP_TOKEN DB_PASSWORD=$DB_PASSWORD" >&2
+case "$1" in *"${REFUSE:-none}") echo "refusing $1 with token $APP_TOKEN" >&2; exit 3;; esac
+exec "$@"
+`)
+	t.Setenv(envWrapper, `'`+wrapper+`'`)
+	t.Setenv("DB_PASSWORD", password)
+	t.Setenv(envSecrets, "DB_PASSWORD")
+	t.Setenv("REFUSE", "")
+
+	ep := &endpoint{failures: 2}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", srv.URL+"/hooks/"+stamp)
+
+	if err := Deploy(ctx); err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out)
+	}
+	hostDirs, _ := filepath.Glob(filepath.Join(p.Lab(), "hosts", "*"))
+	if len(hostDirs) != 1 {
+		t.Fatalf("hosts: %q, want one", hostDirs)
+	}
+	data, err := os.ReadFile(filepath.Join(hostDirs[0], "root", "etc", "app", "token"))
+	if strings.TrimSpace(string(data)) != token {
+		t.Errorf("the host's token = %q, %v; want the wrapper's", data, err)
+	}
+	if !strings.Contains(out.String(), "wrapper: APP_TOKEN=*** DB_PASSWORD=***") {
+		t.Errorf("the wrapper's line, masked, is not on the console: did the tools run under it?\n%s", out)
+	}
+	requests, accepted := ep.get()
+	if requests != 3 || len(accepted) != 1 {
+		t.Fatalf("the endpoint got %d requests and accepted %d, want 3 and 1 (two refused, then one message)", requests, len(accepted))
+	}
+	led, _ := p.Ledger()
+	recs, _, err := led.List()
+	if err != nil || len(recs) == 0 {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Event string `json:"event"`
+		RunID string `json:"run_id"`
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(accepted[0], &doc); err != nil || doc.Event != "success" || doc.RunID != recs[0].RunID {
+		t.Errorf("notification = %s (%v), want the success of run %s", accepted[0], err, recs[0].RunID)
+	}
+
+	// A failing run: the tool's error holds the token, masked everywhere.
+	t.Setenv("REFUSE", "ansible-playbook")
+	mark := len(out.String())
+	err = Deploy(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refusing") || !strings.Contains(err.Error(), "with token ***") {
+		t.Fatalf("deploy with ansible-playbook refused: %v, want the tool's error, masked\n%s", err, out.String()[mark:])
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for _, accepted = ep.get(); len(accepted) < 2 && time.Now().Before(deadline); _, accepted = ep.get() {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(accepted) != 2 {
+		t.Fatalf("the endpoint accepted %d messages, want 2", len(accepted))
+	}
+	if err := json.Unmarshal(accepted[1], &doc); err != nil || doc.Event != "failure" || !strings.Contains(doc.Error, "with token ***") {
+		t.Errorf("notification = %s (%v), want the failure, with the tool's error masked", accepted[1], err)
+	}
+
+	// Nothing baton wrote holds a secret: not the console, the run
+	// directories, the handoffs, the ledger or the notifications. The
+	// lab's hosts are the machines themselves, where the token belongs.
+	for _, secret := range []string{token, password} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("the console shows a secret")
+		}
+		for _, body := range accepted {
+			if strings.Contains(string(body), secret) {
+				t.Errorf("a notification holds a secret: %s", body)
+			}
+		}
+	}
+	hosts := filepath.Join(p.Lab(), "hosts")
+	scanned := 0
+	err = filepath.WalkDir(filepath.Join(p.Root, ".baton"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if path == hosts {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		scanned++
+		for _, secret := range []string{token, password} {
+			if strings.Contains(string(data), secret) {
+				t.Errorf("%s holds a secret", path)
+			}
+		}
+		return nil
+	})
+	if err != nil || scanned < 10 {
+		t.Fatalf("scanned %d files: %v", scanned, err)
+	}
+}
