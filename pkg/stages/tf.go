@@ -63,7 +63,9 @@ type Terraform struct {
 	// source tree; "" means Terraform's default, Dir/.terraform.
 	DataDir string
 	// PluginCacheDir is TF_PLUGIN_CACHE_DIR, shared between
-	// configurations; it is created when missing.
+	// configurations; it is created when missing. Inits into it take turns
+	// (an flock on a file in it), since Terraform's cache is not safe for
+	// concurrent inits — across baton processes too.
 	PluginCacheDir string
 	// LockTimeout is how long to wait for the state lock; 0 means 60 s.
 	LockTimeout time.Duration
@@ -328,6 +330,7 @@ func (r *tfRun) lockTimeout() string {
 
 // initIfNeeded runs init when the data directory is missing or the lock
 // file, module sources or backend settings changed since the last init.
+// With a plugin cache, init holds the cache's lock (lockPluginCache).
 func (r *tfRun) initIfNeeded(ctx context.Context) error {
 	want, err := r.initKey()
 	if err != nil {
@@ -346,6 +349,13 @@ func (r *tfRun) initIfNeeded(ctx context.Context) error {
 	for _, b := range r.t.BackendConfig {
 		opts = append(opts, tfexec.BackendConfig(b))
 		args = append(args, "-backend-config="+b)
+	}
+	if dir := r.t.PluginCacheDir; dir != "" {
+		unlock, err := lockPluginCache(ctx, dir, func() { r.j.Printf("waiting for another terraform init to finish with the plugin cache %s", dir) })
+		if err != nil {
+			return fmt.Errorf("terraform init: %w", err)
+		}
+		defer unlock()
 	}
 	if err := r.cmd("init", args, func() error { return r.tf.Init(ctx, opts...) }); err != nil {
 		return fmt.Errorf("terraform init: %w", err)
