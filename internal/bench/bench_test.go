@@ -19,7 +19,9 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/baton-deploy/baton/internal/testlab"
+	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/stages"
 	"github.com/baton-deploy/baton/pkg/targets"
 )
 
@@ -327,4 +329,111 @@ func BenchmarkAnsibleSettings(b *testing.B) {
 	b.ReportMetric(fast.Seconds()/float64(b.N), "baton-s")
 	b.ReportMetric(plain.Seconds()/float64(b.N), "plain-s")
 	b.ReportMetric(plain.Seconds()/fast.Seconds(), "plain/baton")
+}
+
+// quickRounds is how many times a benchmark alternates its ways per
+// iteration: fewer under BATON_BENCH_QUICK=1.
+func quickRounds(full int) int {
+	if os.Getenv("BATON_BENCH_QUICK") == "1" {
+		return 1
+	}
+	return full
+}
+
+// runStages runs stages in one pipeline, failing b on an error.
+func runStages(b *testing.B, opts pipeline.Options, stages ...pipeline.Stage) time.Duration {
+	b.Helper()
+	p, err := pipeline.New(stages...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts.Getenv = func(string) string { return "" }
+	start := time.Now()
+	if _, err := p.Run(context.Background(), opts); err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start)
+}
+
+// BenchmarkTerraformInit runs one Terraform stage (init, validate, plan
+// with no changes) with init skipped, nothing it depends on having changed,
+// and with init forced, alternating.
+func BenchmarkTerraformInit(b *testing.B) {
+	testlab.Require(b, "terraform")
+	rc := filepath.Join(b.TempDir(), "terraform.rc")
+	os.WriteFile(rc, nil, 0o600)
+	b.Setenv("TF_CLI_CONFIG_FILE", rc)
+	dir := filepath.Join(b.TempDir(), "tfinit")
+	copyTree(b, "testdata/tfinit", dir)
+	state := b.TempDir()
+	tf := &stages.Terraform{
+		Dir:           dir,
+		Set:           map[string]string{"template_id": "8025"},
+		BackendConfig: []string{"path=" + filepath.Join(state, "terraform.tfstate")},
+		DataDir:       filepath.Join(state, "data"),
+	}
+	// What the stage keeps of its last init; without it, init runs.
+	stamp := filepath.Join(tf.DataDir, "baton-init")
+	runStages(b, pipeline.Options{}, tf) // init and apply once
+	if _, err := os.Stat(stamp); err != nil {
+		b.Fatalf("no init stamp after a run (%v): has the stage's record of its last init moved?", err)
+	}
+	rounds := quickRounds(3)
+	var forced, skipped time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			// Forced first in every other round, so that neither way
+			// always follows the other.
+			if r%2 == 1 {
+				os.Remove(stamp)
+				forced += runStages(b, pipeline.Options{}, tf)
+			}
+			skipped += runStages(b, pipeline.Options{}, tf)
+			if r%2 == 0 {
+				os.Remove(stamp)
+				forced += runStages(b, pipeline.Options{}, tf)
+			}
+		}
+	}
+	n := float64(b.N * rounds)
+	b.ReportMetric(forced.Seconds()/n, "init-s")
+	b.ReportMetric(skipped.Seconds()/n, "skip-s")
+	b.ReportMetric(forced.Seconds()/skipped.Seconds(), "init/skip")
+}
+
+// BenchmarkConcurrentStages runs two independent Packer builds, each
+// sleeping 2 s, in one pipeline: at once (the default) and one at a time
+// (Parallelism 1), alternating.
+func BenchmarkConcurrentStages(b *testing.B) {
+	testlab.Require(b, "packer")
+	build := func(name string, id int) pipeline.Stage {
+		dir := filepath.Join(b.TempDir(), name)
+		copyTree(b, "testdata/sleep", dir)
+		manifest := filepath.Join(dir, "manifest.json")
+		return &stages.Packer{
+			StageName: name, Dir: dir, Manifest: manifest, IDKey: "template_id",
+			Vars:     map[string]string{"manifest": manifest, "template_id": strconv.Itoa(id)},
+			Artifact: handoff.NewTemplateID(name + "_template_id"),
+		}
+	}
+	a, c := build("packer_a", 8101), build("packer_b", 8102)
+	rounds := quickRounds(2)
+	var concurrent, serial time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			if r%2 == 1 {
+				serial += runStages(b, pipeline.Options{Parallelism: 1}, a, c)
+			}
+			concurrent += runStages(b, pipeline.Options{}, a, c)
+			if r%2 == 0 {
+				serial += runStages(b, pipeline.Options{Parallelism: 1}, a, c)
+			}
+		}
+	}
+	n := float64(b.N * rounds)
+	b.ReportMetric(concurrent.Seconds()/n, "concurrent-s")
+	b.ReportMetric(serial.Seconds()/n, "serial-s")
+	b.ReportMetric(serial.Seconds()/concurrent.Seconds(), "serial/concurrent")
 }
