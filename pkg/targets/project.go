@@ -24,6 +24,9 @@ import (
 //	BATON_LAB_PORT  the port of every lab sshd (default 2222)
 //	BATON_APP_PORT  the port of the lab's web service (default 8080)
 //	BATON_FORCE=1   run every stage, even those whose inputs are unchanged
+//	BATON_WRAPPER   a command every tool runs under, e.g. doppler run --
+//	BATON_SECRETS   variables whose values are masked in every output
+//	BATON_NOTIFY_*  where to report deploys (see pkg/notify)
 type Project struct {
 	Root   string
 	Layout string // "local", "proxmox" or a directory (BATON_PIPELINE)
