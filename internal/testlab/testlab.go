@@ -5,6 +5,7 @@
 package testlab
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -290,4 +291,23 @@ func freePort(t testing.TB, addr string) int {
 func FreePort(t testing.TB, addr string) int {
 	t.Helper()
 	return freePort(t, addr)
+}
+
+// Buffer is a bytes.Buffer safe for concurrent writes and reads: a
+// target's or a logger's output, read while they still write.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

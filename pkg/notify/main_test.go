@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-deploy/baton/internal/testlab"
 )
 
 // helperArg, as the first argument, makes the test binary act as a
@@ -215,23 +216,8 @@ func closeWithin(t *testing.T, n *Notifier, limit time.Duration) error {
 	return err
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is a logger's output, read while it writes.
+type syncBuffer = testlab.Buffer
 
 // testEvent is a finished, successful deploy.
 func testEvent() Event {
