@@ -60,6 +60,14 @@ func Serve(ctx context.Context) error {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer closeNotifier(ctx, n)
+	// And the secrets settings, by reading them once as a deploy will.
+	x, err := toolExec()
+	if err == nil {
+		_, err = runSecrets(ctx, x.Wrapper)
+	}
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
 	srv, err := newServer(p, cfg, &logger, n)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -236,6 +237,30 @@ func TestServeConfigErrors(t *testing.T) {
 	t.Setenv("BATON_WEBHOOK_SECRET", "the-example's-secret-0123456789")
 	if err := cfgErr(string(example)); err != nil {
 		t.Errorf("examples/webhook/baton-serve.yml: %v", err)
+	}
+
+	// Bad notification or secrets settings stop serve at start, not at the
+	// first push.
+	for _, tool := range []string{"packer", "terraform", "ansible-playbook"} {
+		testlab.Require(t, tool)
+	}
+	t.Setenv("BATON_SERVE_ADDR", "127.0.0.1:0")
+	for _, tc := range []struct{ name, value, want string }{
+		{"BATON_NOTIFY_ON", "sometimes", `BATON_NOTIFY_ON: unknown event "sometimes"`},
+		{"BATON_WRAPPER", "no-such-secrets-manager run --", `BATON_WRAPPER: exec: "no-such-secrets-manager"`},
+		{"BATON_SECRETS", "NOT_SET_ANYWHERE", "BATON_SECRETS names NOT_SET_ANYWHERE, which is not set"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			old := SetOutput(io.Discard)
+			defer SetOutput(old)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			err := Serve(ctx)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("serve with %s=%q: %v, want an error containing %q", tc.name, tc.value, err, tc.want)
+			}
+		})
 	}
 }
 
