@@ -16,7 +16,9 @@ type Result struct {
 	Metrics map[string]float64
 }
 
-var lineRE = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+\d+ ns/op\s+(.*)$`)
+// lineRE matches a result line; ns/op is absent when a benchmark reports
+// 0 for it (pkg/webhook's, whose metrics are its own).
+var lineRE = regexp.MustCompile(`^(Benchmark\S+?)(-\d+)?\s+\d+\s+(?:[\d.]+ ns/op\s+)?(.*)$`)
 
 // Parse reads `go test -bench` output.
 func Parse(out string) []Result {
@@ -66,7 +68,7 @@ func Report(results []Result, command string, took time.Duration, machine string
 		}
 		sort.Strings(units)
 		for _, u := range units {
-			fmt.Fprintf(&b, "| %s | %s | %.3g |\n", r.Name, u, r.Metrics[u])
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", r.Name, u, value(r.Metrics[u]))
 		}
 	}
 	b.WriteString("\n| goal | measured | met |\n| --- | --- | --- |\n")
@@ -86,8 +88,17 @@ func Report(results []Result, command string, took time.Duration, machine string
 					met = "yes"
 				}
 			}
-			fmt.Fprintf(&b, "| %s | %s = %.3g | %s |\n", g.text, g.metric, v, met)
+			fmt.Fprintf(&b, "| %s | %s = %s | %s |\n", g.text, g.metric, value(v), met)
 		}
 	}
 	return b.String()
+}
+
+// value shows three significant digits, without an exponent for large
+// numbers (4730 deliveries/s, not 4.73e+03).
+func value(v float64) string {
+	if v >= 1000 || v <= -1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
