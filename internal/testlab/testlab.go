@@ -75,6 +75,9 @@ type Host struct {
 	done    chan struct{}
 }
 
+// Dir is the host's own directory, its lab_dir in the inventory.
+func (h *Host) Dir() string { return h.dir }
+
 // Addr is host:port.
 func (h *Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 

@@ -2,6 +2,8 @@ package stages
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
@@ -57,8 +60,38 @@ type Ansible struct {
 	// so that the check (a second ansible-playbook start, over a second of
 	// Python) runs only when the playbooks change.
 	CacheDir string
+	// FactCache, when set, is a directory where the facts plays gather are
+	// kept (Ansible's jsonfile cache, gathering "smart"), so that a host's
+	// facts are gathered once, not on every run: seconds per run for plays
+	// that gather them, nothing for those that do not. Facts are kept per
+	// inventory value: a new inventory from Terraform (hosts made or
+	// remade) starts afresh, and none is kept longer than FactCacheTTL.
+	FactCache string
+	// FactCacheTTL bounds the age of cached facts; 0 means 24 hours.
+	FactCacheTTL time.Duration
 	// Exec is how ansible-playbook is started.
 	Exec Exec
+}
+
+// factsDir is the fact cache of this inventory value, named after the
+// value and the run that gave it; older ones are removed.
+func (a *Ansible) factsDir(j *pipeline.Job) (string, error) {
+	v, ok := j.In.Lookup(a.inventoryKey().Name())
+	if !ok {
+		return "", nil
+	}
+	sum := sha256.Sum256([]byte(v.RunID + "\x00" + v.SHA256()))
+	name := hex.EncodeToString(sum[:8])
+	if err := os.MkdirAll(filepath.Join(a.FactCache, name), 0o700); err != nil {
+		return "", fmt.Errorf("ansible: fact cache: %w", err)
+	}
+	old, _ := os.ReadDir(a.FactCache)
+	for _, e := range old {
+		if e.Name() != name {
+			_ = os.RemoveAll(filepath.Join(a.FactCache, e.Name()))
+		}
+	}
+	return filepath.Join(a.FactCache, name), nil
 }
 
 var (
@@ -328,6 +361,22 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 		env["ANSIBLE_PIPELINING"] = "True"
 		env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = r.control
 		env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=60s"
+	}
+	if a.FactCache != "" {
+		dir, err := a.factsDir(j)
+		if err != nil {
+			return nil, err
+		}
+		ttl := a.FactCacheTTL
+		if ttl <= 0 {
+			ttl = 24 * time.Hour
+		}
+		if dir != "" {
+			env["ANSIBLE_GATHERING"] = "smart"
+			env["ANSIBLE_CACHE_PLUGIN"] = "jsonfile"
+			env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = dir
+			env["ANSIBLE_CACHE_PLUGIN_TIMEOUT"] = strconv.Itoa(int(ttl.Seconds()))
+		}
 	}
 	if a.KnownHosts != "" {
 		// Ansible splits ANSIBLE_SSH_ARGS like a shell and ssh splits

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -221,4 +222,53 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// With a fact cache, facts are gathered once per inventory value: the
+// second run with the same inventory uses them, a new inventory (hosts
+// remade) gathers afresh, and only its cache is kept. Without one, every
+// run gathers.
+func TestAnsibleFactCache(t *testing.T) {
+	requireTool(t, "ansible-playbook")
+	lab := testlab.Start(t, 1)
+	inv := writeInventory(t, lab)
+	dir := copyDir(t, "testdata/ansible")
+	cache := t.TempDir()
+	a := &Ansible{Dir: dir, Playbook: "facts.yml", KnownHosts: lab.KnownHosts, FactCache: cache}
+	gathered := func(inventory string) string {
+		t.Helper()
+		if _, _, _, err := runStage(t, context.Background(), pipeline.ModeRun, a, map[string]string{"inventory": inventory}); err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(mustRead(t, filepath.Join(lab.Hosts[0].Dir(), "facts-gathered"))))
+	}
+	first := gathered(inv)
+	if again := gathered(inv); again != first {
+		t.Errorf("same inventory: facts gathered again at %s (first at %s), want them from the cache", again, first)
+	}
+	// The same host in a new inventory value: facts are gathered afresh.
+	var doc map[string]any
+	json.Unmarshal(mustRead(t, inv), &doc)
+	all := doc["all"].(map[string]any)
+	vars, _ := all["vars"].(map[string]any)
+	if vars == nil {
+		vars = map[string]any{}
+	}
+	vars["remade"] = true
+	all["vars"] = vars
+	data, _ := json.Marshal(doc)
+	remade := filepath.Join(t.TempDir(), "inventory.json")
+	os.WriteFile(remade, data, 0o600)
+	if fresh := gathered(remade); fresh == first {
+		t.Errorf("new inventory: facts from %s reused, want them gathered afresh", first)
+	}
+	if entries, _ := os.ReadDir(cache); len(entries) != 1 {
+		t.Errorf("the fact cache holds %d generations, want only the current one", len(entries))
+	}
+
+	a.FactCache = ""
+	before := gathered(inv)
+	if after := gathered(inv); after == before {
+		t.Errorf("without a fact cache, facts were not gathered again (%s)", after)
+	}
 }

@@ -98,6 +98,7 @@ func (p *Project) localStages(x stages.Exec) []pipeline.Stage {
 			KnownHosts: knownHosts,
 			RunAfter:   []string{StageWait},
 			CacheDir:   filepath.Join(p.State, "cache", "ansible-syntax"),
+			FactCache:  filepath.Join(p.State, "cache", "ansible-facts"),
 			Exec:       x,
 		},
 	}
@@ -122,7 +123,7 @@ func (p *Project) dirStages(x stages.Exec, packerDir, tfDir, ansibleDir, playboo
 		},
 		&stages.WaitSSH{StageName: StageWait},
 		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait},
-			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax"), Exec: x},
+			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax"), FactCache: filepath.Join(p.State, "cache", "ansible-facts"), Exec: x},
 	}
 }
 
