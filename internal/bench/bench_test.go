@@ -331,6 +331,38 @@ func BenchmarkAnsibleSettings(b *testing.B) {
 	b.ReportMetric(plain.Seconds()/fast.Seconds(), "plain/baton")
 }
 
+// BenchmarkFactCache runs a play that gathers facts on 8 hosts through the
+// Ansible stage with a warm fact cache and without one, alternating.
+func BenchmarkFactCache(b *testing.B) {
+	testlab.Require(b, "ansible-playbook")
+	lab := testlab.Start(b, 8)
+	inv := filepath.Join(b.TempDir(), "inventory.json")
+	os.WriteFile(inv, lab.Inventory(), 0o600)
+	wd, _ := os.Getwd()
+	cached := &stages.Ansible{Dir: wd, Playbook: "facts.yml", KnownHosts: lab.KnownHosts, FactCache: b.TempDir()}
+	plain := &stages.Ansible{Dir: wd, Playbook: "facts.yml", KnownHosts: lab.KnownHosts}
+	opts := pipeline.Options{Args: map[string]string{"inventory": inv}}
+	runStages(b, opts, cached) // fills the cache
+	rounds := quickRounds(2)
+	var warm, gather time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			if r%2 == 1 {
+				gather += runStages(b, opts, plain)
+			}
+			warm += runStages(b, opts, cached)
+			if r%2 == 0 {
+				gather += runStages(b, opts, plain)
+			}
+		}
+	}
+	n := float64(b.N * rounds)
+	b.ReportMetric(gather.Seconds()/n, "gather-s")
+	b.ReportMetric(warm.Seconds()/n, "cached-s")
+	b.ReportMetric(gather.Seconds()/warm.Seconds(), "gather/cached")
+}
+
 // quickRounds is how many times a benchmark alternates its ways per
 // iteration: fewer under BATON_BENCH_QUICK=1.
 func quickRounds(full int) int {

@@ -52,6 +52,7 @@ var goals = []goal{
 	{"Readiness", "p95-ms", "p95 from port open to ready under 300 ms", func(v float64) bool { return v < 300 }},
 	{"NoopRedeploy", "noop-skip-ansible/full", "no-op redeploy under 10% of a full deploy (Ansible skipped when unchanged, as asked)", func(v float64) bool { return v < 0.10 }},
 	{"NoopRedeploy", "noop/full", "no-op redeploy with Ansible run by default (it corrects drift)", nil},
+	{"FactCache", "gather/cached", "Ansible fact caching, where plays gather facts (8 hosts, cache warm / gathering every run)", nil},
 	{"TerraformInit", "init/skip", "Terraform init skipped when nothing it depends on changed (a stage run with init forced / skipped)", nil},
 	{"ConcurrentStages", "serial/concurrent", "independent stages run concurrently: two 2 s Packer builds at once vs in turn (2 is ideal; 1.5 or more counts)", func(v float64) bool { return v >= 1.5 }},
 }
