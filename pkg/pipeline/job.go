@@ -137,9 +137,12 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
-			if len(w.buf) >= maxLine {
-				w.flushLine(w.buf[:maxLine])
-				w.buf = w.buf[maxLine:]
+			// A line too long is split, but never inside a secret: the
+			// split waits for enough bytes to see one whole.
+			if len(w.buf) >= maxLine+w.job.redact.longest() {
+				n := w.job.redact.cut(w.buf, maxLine)
+				w.flushLine(w.buf[:n])
+				w.buf = w.buf[n:]
 				continue
 			}
 			break

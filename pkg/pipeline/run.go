@@ -429,10 +429,8 @@ func (rs *runState) finish(sum *Summary, err error) (*Summary, error) {
 		}
 	}
 	if err != nil {
-		sum.Error = rs.redact.Redact(err.Error())
-		if sum.Error != err.Error() {
-			err = &redactedError{msg: sum.Error, err: err}
-		}
+		err = rs.redact.Error(err)
+		sum.Error = err.Error()
 	}
 	final := *sum
 	rs.em.emit(Event{Kind: RunFinished, Status: sum.Status, Duration: sum.Duration(), Error: sum.Error, Summary: &final})
@@ -674,14 +672,3 @@ func (rs *runState) info(v handoff.Value) HandoffInfo {
 	}
 	return HandoffInfo{Name: v.Name, Display: display, SHA256: v.SHA256(), Source: string(v.Source), Origin: v.Origin, Sensitive: v.Sensitive}
 }
-
-// redactedError is a run's error with the run's secrets masked in its
-// message, which callers print and record; errors.Is and errors.As still
-// see the error underneath.
-type redactedError struct {
-	msg string
-	err error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.err }
