@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -98,4 +99,48 @@ func TestCommandCancelSendsSIGINTFirst(t *testing.T) {
 func readFileString(path string) (string, error) {
 	data, err := os.ReadFile(path)
 	return string(data), err
+}
+
+// Under a wrapper, the logged command line shows the wrapper's program but
+// not its arguments (they may hold a token), and a secret argument is
+// masked even when quoting changed its form. Cancelling interrupts the
+// wrapper alone, which passes the signal on: the tool sees one SIGINT.
+func TestCommandUnderAWrapper(t *testing.T) {
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "wrap")
+	// A forwarding wrapper: it runs the command and passes SIGINT on.
+	// (A background job of sh ignores SIGINT, so the wrapper is Python.)
+	os.WriteFile(wrapper, []byte("#!/usr/bin/python3\nimport signal, subprocess, sys\np = subprocess.Popen(sys.argv[3:])\nsignal.signal(signal.SIGINT, lambda *_: p.send_signal(signal.SIGINT))\nsys.exit(p.wait())\n"), 0o755)
+	secret := "it's-a-s3cr3t"
+	counted := filepath.Join(dir, "interrupts")
+	tool := `trap 'echo int >> "` + counted + `"' INT; echo started; i=0; while [ ! -s "` + counted + `" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5; exit 3`
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Command{StageName: "x", Argv: []string{"sh", "-c", tool, "sh", secret}, Exec: Exec{Wrapper: []string{wrapper, "--token", "dp.st.hidden"}}}
+	go func() {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			if data, _ := os.ReadFile(filepath.Join(dir, "started")); len(data) > 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+	}()
+	c.Argv[2] = `echo started > "` + filepath.Join(dir, "started") + `"; ` + tool
+	_, _, events, err := runStageOpts(t, ctx, pipeline.ModeRun, c, func(o *pipeline.Options) { o.Secrets = []string{secret} })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want the run cancelled", err)
+	}
+	var shown string
+	for _, e := range events {
+		if strings.HasPrefix(e.Line, "$ ") {
+			shown = e.Line
+		}
+	}
+	if !strings.HasPrefix(shown, "$ "+wrapper+" … ") || !strings.Contains(shown, "sh -c ") || strings.Contains(shown, "dp.st.hidden") || strings.Contains(shown, "s3cr3t") || !strings.HasSuffix(shown, " sh '***'") {
+		t.Errorf("command line = %q, want the wrapper's program only and the secret masked", shown)
+	}
+	if data, _ := os.ReadFile(counted); string(data) != "int\n" {
+		t.Errorf("the tool got interrupts %q, want exactly one", data)
+	}
 }

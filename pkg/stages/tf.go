@@ -124,7 +124,7 @@ type tfRun struct {
 	vars    []string // name=value, sorted
 	varFile string   // TF_VAR_* of the environment, as a var file
 	reap    func()   // kills what a cancelled Terraform left (reapOnCancel)
-	scratch string   // the wrapper script, or its directory, removed by close
+	scratch string   // the wrapper script's directory, removed by close
 }
 
 // envVarFile passes the environment's TF_VAR_* values, which
@@ -160,31 +160,24 @@ func (r *tfRun) close() {
 }
 
 // wrap returns the executable that runs bin under the wrapper: a script
-// that execs "wrapper… bin args…", in the job's directory or else in a
-// temporary one. close removes it: the wrapper's arguments may hold a token.
+// that execs "wrapper… bin args…", in a private temporary directory (not
+// the kept run directory: the wrapper's arguments may hold a token) that
+// close removes.
 func (r *tfRun) wrap(bin string) (string, error) {
 	w := r.t.Exec.Wrapper
 	if _, err := exec.LookPath(w[0]); err != nil {
 		return "", fmt.Errorf("terraform: the wrapper %s cannot be run: %w: install it or fix the wrapper setting", w[0], err)
 	}
-	dir := r.j.Dir
-	if dir == "" {
-		var err error
-		if dir, err = os.MkdirTemp("", "baton-terraform-"); err != nil {
-			return "", err
-		}
-		r.scratch = dir
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+	dir, err := os.MkdirTemp("", "baton-terraform-")
+	if err != nil {
 		return "", err
 	}
+	r.scratch = dir
 	script := "#!/bin/sh\n# baton runs Terraform under its wrapper through this script.\nexec " +
 		shellQuote(append(append([]string(nil), w...), bin)) + " \"$@\"\n"
 	path := filepath.Join(dir, filepath.Base(bin)+"-wrapped")
 	if err := atomicfile.Write(path, []byte(script), 0o700); err != nil {
 		return "", err
-	}
-	if r.scratch == "" {
-		r.scratch = path
 	}
 	return path, nil
 }
@@ -279,7 +272,7 @@ func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 	tail := &tailBuffer{max: stderrTail}
 	r.tf.SetStdout(out)
 	r.tf.SetStderr(io.MultiWriter(errOut, tail))
-	r.j.Printf("$ %s", r.j.Redact(shellQuote(append([]string{filepath.Base(r.bin)}, args...))))
+	r.j.Printf("$ %s", shellQuote(append([]string{filepath.Base(r.bin)}, redactAll(r.j, args)...)))
 	err := fn()
 	r.tf.SetStdout(io.Discard)
 	r.tf.SetStderr(io.Discard)

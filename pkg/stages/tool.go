@@ -29,6 +29,9 @@ type Exec struct {
 	Env []string
 	// Wrapper, when set, is put in front of every command, e.g.
 	// ["doppler", "run", "--"], so that tools get their secrets from it.
+	// On cancel the wrapper alone is sent SIGINT: it must pass it on to
+	// the tool, as doppler run, op run and exec-style wrappers do. Logs
+	// show only its program, not its arguments.
 	Wrapper []string
 	// Grace is how long a tool may take to stop after SIGINT; 0 means
 	// DefaultGrace.
@@ -174,7 +177,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	// that keeps them open cannot hang the stage.
 	cmd.WaitDelay = grace + time.Second
 
-	j.Printf("$ %s", j.Redact(shellQuote(argv)))
+	j.Printf("$ %s", shellQuote(x.shown(j, c)))
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		errOut.Close()
@@ -191,7 +194,12 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		case <-ctx.Done():
 		}
 		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGINT)
+		if len(x.Wrapper) > 0 {
+			// The wrapper passes the signal on: the tool gets one, not two.
+			_ = syscall.Kill(pgid, syscall.SIGINT)
+		} else {
+			_ = syscall.Kill(-pgid, syscall.SIGINT)
+		}
 		j.Printf("asked %s to stop (SIGINT); killing it in %s if it does not", c.tool, grace)
 		select {
 		case <-stopped:
@@ -229,6 +237,20 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		te.Err = ctx.Err()
 	}
 	return te
+}
+
+// shown is c's command line as the log shows it: each argument masked
+// before quoting (a quoted secret would no longer match), and the wrapper
+// as its program only, since its arguments may hold a token.
+func (x Exec) shown(j *pipeline.Job, c command) []string {
+	var argv []string
+	if len(x.Wrapper) > 0 {
+		argv = append(argv, x.Wrapper[0])
+		if len(x.Wrapper) > 1 {
+			argv = append(argv, "…")
+		}
+	}
+	return append(append(argv, c.path), redactAll(j, c.args)...)
 }
 
 func redactAll(j *pipeline.Job, args []string) []string {
