@@ -10,6 +10,7 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -22,7 +23,7 @@ func Rollback(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return rollbackTo(ctx, p, "", false)
+	return rollbackTo(ctx, p, "", false, nil)
 }
 
 // RollbackTo returns to the release a given run made: `rollbackto
@@ -32,7 +33,7 @@ func RollbackTo(ctx context.Context, run string) error {
 	if err != nil {
 		return err
 	}
-	return rollbackTo(ctx, p, run, false)
+	return rollbackTo(ctx, p, run, false, nil)
 }
 
 // isRelease reports whether a record deployed a template: a successful
@@ -84,7 +85,9 @@ func pickRelease(recs []*ledger.Record, run string, afterFailure bool) (*ledger.
 	return nil, fmt.Errorf("no release before the current one (template %s) in the history", current)
 }
 
-func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool) error {
+// rollbackTo rolls p back to run, or to the release before the current
+// one; n, when set, is the notifier of the deploy that failed.
+func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool, n *notify.Notifier) error {
 	led, err := p.Ledger()
 	if err != nil {
 		return err
@@ -116,8 +119,9 @@ func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool) 
 	}
 	_, err = execute(ctx, p, job{
 		target: "rollback", mode: pipeline.ModeRun, force: true, rollbackOf: target.RunID,
-		only: []string{StageTerraform, StageWait, StageAnsible},
-		args: map[string]string{handoff.TemplateID.Name(): tid},
+		only:   []string{StageTerraform, StageWait, StageAnsible},
+		args:   map[string]string{handoff.TemplateID.Name(): tid},
+		notify: n,
 	})
 	if err != nil {
 		return interrupted(p, err)

@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
@@ -46,7 +48,7 @@ type job struct {
 	deliveries []string
 	// before runs once the run is recorded and holds the lock, before the
 	// pipeline: a webhook hook's update command.
-	before func(ctx context.Context) error
+	before func(ctx context.Context, out io.Writer) error
 	// notify, when set, is told how a run that changes things ended;
 	// without one, execute makes its own from the settings.
 	notify *notify.Notifier
@@ -63,33 +65,46 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	if err != nil {
 		return nil, err
 	}
-	secrets, err := runSecrets(ctx, x.Wrapper)
-	if err != nil {
-		return nil, err
-	}
 	store, err := p.Store()
 	if err != nil {
 		return nil, err
 	}
 	if j.notify == nil {
-		if j.notify, err = newNotifier(); err != nil {
+		n, closeN, err := openNotifier(ctx)
+		if err != nil {
 			return nil, err
 		}
 		// After finish (deferred below), which sends.
-		defer closeNotifier(ctx, j.notify)
+		defer closeN()
+		j.notify = n
 	}
 	runID := j.runID
 	if runID == "" {
 		runID = pipeline.NewRunID()
 	}
-	// Every run is recorded; those that change things hold the lock.
+	// Every run is recorded; those that change things hold the lock. From
+	// here on, a failure is recorded and notified, masked.
 	_, _, finish, err := begin(p, j, runID)
 	if err != nil {
 		return nil, err
 	}
-	defer func() { finish(sum, err) }()
+	var redact *pipeline.Redactor
+	defer func() {
+		err = redact.Error(err)
+		finish(sum, err)
+	}()
+	// Asking the wrapper what it gives may fail (a secrets manager out of
+	// reach): that is a failed run, which a webhook's caller can look up.
+	secrets, err := runSecrets(ctx, x.Wrapper)
+	if err != nil {
+		return nil, err
+	}
+	redact = pipeline.NewRedactor(secrets...)
 	if j.before != nil {
-		if err := j.before(ctx); err != nil {
+		w := &maskedLines{r: redact, w: stdout}
+		err := j.before(ctx, w)
+		w.flush()
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -206,4 +221,36 @@ func skipUnchanged() map[string]bool {
 		m[StageAnsible] = true
 	}
 	return m
+}
+
+// maskedLines writes what it is given to w a line at a time, masked.
+type maskedLines struct {
+	r   *pipeline.Redactor
+	w   io.Writer
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (m *maskedLines) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.buf = append(m.buf, p...)
+	for {
+		i := bytes.IndexByte(m.buf, '\n')
+		if i < 0 {
+			break
+		}
+		_, _ = io.WriteString(m.w, m.r.Redact(string(m.buf[:i]))+"\n")
+		m.buf = m.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (m *maskedLines) flush() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.buf) > 0 {
+		_, _ = io.WriteString(m.w, m.r.Redact(string(m.buf))+"\n")
+		m.buf = nil
+	}
 }

@@ -27,8 +27,9 @@ import (
 //	               comma-separated: APP_TOKEN,TF_VAR_db_password. Each must
 //	               be set, in baton's environment or by the wrapper.
 //
-// baton's own secret settings (BATON_LEDGER, the BATON_NOTIFY_* URLs) are
-// always masked.
+// baton's own secret settings (BATON_LEDGER, the BATON_NOTIFY_* URLs, also
+// in their _FILE form) are always masked, as are TF_VAR_* values (by the
+// Terraform stage) and Terraform's sensitive outputs.
 const (
 	envWrapper = "BATON_WRAPPER"
 	envSecrets = "BATON_SECRETS"
@@ -121,6 +122,13 @@ func runSecrets(ctx context.Context, wrapper []string) ([]string, error) {
 	for _, n := range ownSecrets {
 		if v := env[n]; v != "" {
 			values = append(values, v)
+		}
+		if f := env[n+"_FILE"]; f != "" {
+			// notify reads it and reports a problem with it; here it is
+			// only masked.
+			if data, err := os.ReadFile(f); err == nil {
+				values = append(values, strings.TrimSpace(string(data)))
+			}
 		}
 	}
 	slices.Sort(values)

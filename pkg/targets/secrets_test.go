@@ -54,6 +54,19 @@ exec "$@"
 		}
 	})
 
+	t.Run("notification URL in a file", func(t *testing.T) {
+		t.Setenv(envWrapper, "")
+		t.Setenv(envSecrets, "")
+		t.Setenv("BATON_NOTIFY_SLACK_URL", "")
+		f := filepath.Join(dir, "url")
+		os.WriteFile(f, []byte("https://hooks.example.com/from-a-file\n"), 0o600)
+		t.Setenv("BATON_NOTIFY_WEBHOOK_URL_FILE", f)
+		got, err := runSecrets(ctx, nil)
+		if err != nil || !slices.Equal(got, []string{"https://hooks.example.com/from-a-file"}) {
+			t.Errorf("secrets = %q, %v; want the file's URL", got, err)
+		}
+	})
+
 	t.Run("without a wrapper", func(t *testing.T) {
 		t.Setenv(envWrapper, "")
 		t.Setenv(envSecrets, "DB_PASSWORD")
@@ -238,5 +251,36 @@ exec "$@"
 	})
 	if err != nil || scanned < 10 {
 		t.Fatalf("scanned %d files: %v", scanned, err)
+	}
+}
+
+// A wrapper that cannot give the secrets (a secrets manager out of reach)
+// fails the run after it is recorded: the failure is in the history, and
+// notified, with the wrapper's message and not its arguments.
+func TestWrapperFailureIsRecordedAndNotified(t *testing.T) {
+	p, out := labProject(t)
+	ep := &endpoint{}
+	srv := httptest.NewServer(ep)
+	defer srv.Close()
+	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", srv.URL+"/hook")
+	wrapper := writeScript(t, t.TempDir(), "doppler", "echo 'Doppler Error: unable to reach api.doppler.com' >&2; exit 1\n")
+	t.Setenv(envWrapper, wrapper+" run --token dp.st.s3cr3t --")
+	err := Stage1(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "unable to reach api.doppler.com") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("stage1 = %v, want the wrapper's message without its arguments\n%s", err, out)
+	}
+	led, _ := p.Ledger()
+	recs, _, err := led.List()
+	if err != nil || len(recs) != 1 || recs[0].Status != "failed" || !strings.Contains(recs[0].Error, "BATON_WRAPPER") {
+		t.Fatalf("history = %+v, %v; want one failed run naming BATON_WRAPPER", recs, err)
+	}
+	if _, accepted := ep.get(); len(accepted) != 1 || !strings.Contains(string(accepted[0]), `"event":"failure"`) || !strings.Contains(string(accepted[0]), recs[0].RunID) {
+		t.Errorf("notifications = %q, want the failure of %s", accepted, recs[0].RunID)
+	}
+	// The lock was released: the next run is not refused.
+	t.Setenv(envWrapper, "")
+	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", "")
+	if err := Stage1(context.Background()); err != nil {
+		t.Errorf("stage1 after the failure: %v", err)
 	}
 }

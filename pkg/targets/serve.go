@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"net"
@@ -55,11 +56,11 @@ func Serve(ctx context.Context) error {
 	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	// One notifier for every deploy the server starts, checked now.
-	n, err := newNotifier()
+	n, closeN, err := openNotifier(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	defer closeNotifier(ctx, n)
+	defer closeN()
 	// And the secrets settings, by reading them once as a deploy will.
 	x, err := toolExec()
 	if err == nil {
@@ -155,7 +156,7 @@ func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *w
 	}
 	if hc != nil && len(hc.Update) > 0 {
 		last := r.Deliveries[len(r.Deliveries)-1]
-		j.before = func(ctx context.Context) error { return runUpdate(ctx, p.Root, hc.Update, last) }
+		j.before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }
 	}
 	for {
 		_, err := execute(ctx, p, j)
@@ -173,11 +174,11 @@ func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *w
 
 // runUpdate runs a hook's update command in the project with the pushed
 // ref and commit in BATON_REF and BATON_COMMIT.
-func runUpdate(ctx context.Context, dir string, argv []string, d webhook.Delivery) error {
+func runUpdate(ctx context.Context, dir string, argv []string, d webhook.Delivery, out io.Writer) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BATON_REF="+d.Ref, "BATON_COMMIT="+d.Commit)
-	cmd.Stdout, cmd.Stderr = stdout, stdout
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 4 * time.Second
 	if err := cmd.Run(); err != nil {

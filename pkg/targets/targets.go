@@ -30,10 +30,17 @@ func Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := execute(ctx, p, job{target: "deploy", mode: pipeline.ModeRun}); err != nil {
+	// One notifier for the deploy and a rollback after it, so that
+	// delivering the failure does not hold up the rollback.
+	n, closeN, err := openNotifier(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeN()
+	if _, err := execute(ctx, p, job{target: "deploy", mode: pipeline.ModeRun, notify: n}); err != nil {
 		if os.Getenv("BATON_ROLLBACK_ON_FAILURE") == "1" && ctx.Err() == nil {
 			fmt.Fprintf(stdout, "\ndeploy failed; rolling back to the last successful release (BATON_ROLLBACK_ON_FAILURE=1)\n")
-			if rerr := rollbackTo(ctx, p, "", true); rerr != nil {
+			if rerr := rollbackTo(ctx, p, "", true, n); rerr != nil {
 				return fmt.Errorf("%w\nand the rollback failed too: %v", err, rerr)
 			}
 			return fmt.Errorf("%w\nrolled back to the last successful release", err)
