@@ -343,24 +343,34 @@ func BenchmarkFactCache(b *testing.B) {
 	plain := &stages.Ansible{Dir: wd, Playbook: "facts.yml", KnownHosts: lab.KnownHosts}
 	opts := pipeline.Options{Args: map[string]string{"inventory": inv}}
 	runStages(b, opts, cached) // fills the cache
-	rounds := quickRounds(2)
-	var warm, gather time.Duration
+	warm, gather := alternate(b, 2,
+		func() time.Duration { return runStages(b, opts, cached) },
+		func() time.Duration { return runStages(b, opts, plain) })
+	b.ReportMetric(gather.Seconds(), "gather-s")
+	b.ReportMetric(warm.Seconds(), "cached-s")
+	b.ReportMetric(gather.Seconds()/warm.Seconds(), "gather/cached")
+}
+
+// alternate times two ways of doing one thing, rounds times per iteration
+// (once under BATON_BENCH_QUICK=1), each going first in every other round
+// so that neither always follows the other; it returns their mean times.
+func alternate(b *testing.B, rounds int, one, other func() time.Duration) (time.Duration, time.Duration) {
+	rounds = quickRounds(rounds)
+	var t1, t2 time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {
 			if r%2 == 1 {
-				gather += runStages(b, opts, plain)
+				t2 += other()
 			}
-			warm += runStages(b, opts, cached)
+			t1 += one()
 			if r%2 == 0 {
-				gather += runStages(b, opts, plain)
+				t2 += other()
 			}
 		}
 	}
-	n := float64(b.N * rounds)
-	b.ReportMetric(gather.Seconds()/n, "gather-s")
-	b.ReportMetric(warm.Seconds()/n, "cached-s")
-	b.ReportMetric(gather.Seconds()/warm.Seconds(), "gather/cached")
+	n := time.Duration(b.N * rounds)
+	return t1 / n, t2 / n
 }
 
 // quickRounds is how many times a benchmark alternates its ways per
@@ -410,27 +420,14 @@ func BenchmarkTerraformInit(b *testing.B) {
 	if _, err := os.Stat(stamp); err != nil {
 		b.Fatalf("no init stamp after a run (%v): has the stage's record of its last init moved?", err)
 	}
-	rounds := quickRounds(3)
-	var forced, skipped time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for r := 0; r < rounds; r++ {
-			// Forced first in every other round, so that neither way
-			// always follows the other.
-			if r%2 == 1 {
-				os.Remove(stamp)
-				forced += runStages(b, pipeline.Options{}, tf)
-			}
-			skipped += runStages(b, pipeline.Options{}, tf)
-			if r%2 == 0 {
-				os.Remove(stamp)
-				forced += runStages(b, pipeline.Options{}, tf)
-			}
-		}
-	}
-	n := float64(b.N * rounds)
-	b.ReportMetric(forced.Seconds()/n, "init-s")
-	b.ReportMetric(skipped.Seconds()/n, "skip-s")
+	skipped, forced := alternate(b, 3,
+		func() time.Duration { return runStages(b, pipeline.Options{}, tf) },
+		func() time.Duration {
+			os.Remove(stamp)
+			return runStages(b, pipeline.Options{}, tf)
+		})
+	b.ReportMetric(forced.Seconds(), "init-s")
+	b.ReportMetric(skipped.Seconds(), "skip-s")
 	b.ReportMetric(forced.Seconds()/skipped.Seconds(), "init/skip")
 }
 
@@ -450,22 +447,10 @@ func BenchmarkConcurrentStages(b *testing.B) {
 		}
 	}
 	a, c := build("packer_a", 8101), build("packer_b", 8102)
-	rounds := quickRounds(2)
-	var concurrent, serial time.Duration
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		for r := 0; r < rounds; r++ {
-			if r%2 == 1 {
-				serial += runStages(b, pipeline.Options{Parallelism: 1}, a, c)
-			}
-			concurrent += runStages(b, pipeline.Options{}, a, c)
-			if r%2 == 0 {
-				serial += runStages(b, pipeline.Options{Parallelism: 1}, a, c)
-			}
-		}
-	}
-	n := float64(b.N * rounds)
-	b.ReportMetric(concurrent.Seconds()/n, "concurrent-s")
-	b.ReportMetric(serial.Seconds()/n, "serial-s")
+	concurrent, serial := alternate(b, 2,
+		func() time.Duration { return runStages(b, pipeline.Options{}, a, c) },
+		func() time.Duration { return runStages(b, pipeline.Options{Parallelism: 1}, a, c) })
+	b.ReportMetric(concurrent.Seconds(), "concurrent-s")
+	b.ReportMetric(serial.Seconds(), "serial-s")
 	b.ReportMetric(serial.Seconds()/concurrent.Seconds(), "serial/concurrent")
 }
