@@ -127,11 +127,8 @@ func TestHangingEndpointTimesOutWithoutBlockingSend(t *testing.T) {
 	opts.Attempts = 2
 	n := New(opts)
 
-	start := time.Now()
+	// That Send does not wait for a delivery is TestSendToEveryChannelConcurrently's.
 	n.Send(testEvent())
-	if took := time.Since(start); took > time.Second {
-		t.Errorf("Send took %s: it must not wait for the delivery", took)
-	}
 	err := closeWithin(t, n, 10*time.Second)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 100ms") {
 		t.Errorf("got %v, want attempts that timed out", err)
