@@ -34,6 +34,11 @@ func (p *Project) Pipeline() (*pipeline.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.pipeline(x)
+}
+
+// pipeline builds the project's pipeline with its tools started by x.
+func (p *Project) pipeline(x stages.Exec) (*pipeline.Pipeline, error) {
 	switch p.Layout {
 	case "local":
 		// Packer counts the registry's templates when it parses the

@@ -57,11 +57,11 @@ type job struct {
 // execute runs j on the project's pipeline with the console and a JSON-lines
 // log, and keeps the run's summary in its run directory.
 func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err error) {
-	pl, err := p.Pipeline()
+	x, err := toolExec()
 	if err != nil {
 		return nil, err
 	}
-	x, err := toolExec()
+	pl, err := p.pipeline(x)
 	if err != nil {
 		return nil, err
 	}
