@@ -21,7 +21,7 @@ type Pipeline struct {
 	defs     map[string]handoff.Def // every handoff named, needed or given
 }
 
-var stageNameRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,63}$`)
+var stageNameRE = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
 
 // New checks stages and returns them as a Pipeline. It is an error when two
 // stages share a name, two stages give the same handoff, a stage needs a
@@ -46,7 +46,7 @@ func New(stages ...Stage) (*Pipeline, error) {
 		}
 		name := s.Name()
 		if !stageNameRE.MatchString(name) {
-			errs = append(errs, fmt.Errorf("stage name %q is not valid: use 1-64 lowercase letters, digits, '-' or '_', starting with a letter", name))
+			errs = append(errs, fmt.Errorf("stage name %q is not valid: use 1-64 lowercase letters, digits, '-', '_' or '.', starting with a letter", name))
 			continue
 		}
 		if _, dup := byName[name]; dup {

@@ -26,11 +26,15 @@ type Command struct {
 	Dir  string
 	// Env is added to the program's environment.
 	Env []string
-	// Uses are the handoffs the program needs.
-	Uses []handoff.Def
+	// Uses are the handoffs the program needs, each in its own EnvVar;
+	// EnvVars pass handoffs under names of one's own (HOST from
+	// terraform.infra.vm_ip).
+	Uses    []handoff.Def
+	EnvVars []Var
 	// Stdout, when set, is given the program's standard output, which must
 	// then be one JSON value: for a single handoff, its value; for several,
-	// an object with a member per handoff name.
+	// an object with a member per handoff, named as the handoff or as the
+	// last part of its name (url for command.smoke.url).
 	Stdout []handoff.Def
 	// Files gives handoffs from files the program writes, by path
 	// (relative to Dir): each file holds the handoff's JSON value.
@@ -50,7 +54,7 @@ var (
 func (c *Command) Name() string { return c.StageName }
 
 // Needs implements pipeline.Stage.
-func (c *Command) Needs() []handoff.Def { return c.Uses }
+func (c *Command) Needs() []handoff.Def { return append(append([]handoff.Def(nil), c.Uses...), varDefs(c.EnvVars)...) }
 
 // Gives implements pipeline.Stage.
 func (c *Command) Gives() []handoff.Def {
@@ -90,6 +94,13 @@ func (c *Command) Run(ctx context.Context, j *pipeline.Job) error {
 			text = s
 		}
 		env = append(env, d.EnvVar()+"="+text)
+	}
+	named, err := varValues(j.In, c.EnvVars)
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	for _, v := range c.EnvVars {
+		env = append(env, v.Name+"="+named[v.Name])
 	}
 	var out capture
 	cmd := command{tool: filepath.Base(c.Argv[0]), path: bin, dir: c.Dir, args: c.Argv[1:], env: env, stream: "command"}
@@ -134,6 +145,9 @@ func (c *Command) giveStdout(j *pipeline.Job, out []byte) error {
 	}
 	for _, d := range c.Stdout {
 		raw, ok := obj[d.Name()]
+		if !ok {
+			raw, ok = obj[d.Name()[strings.LastIndex(d.Name(), ".")+1:]]
+		}
 		if !ok {
 			return fmt.Errorf("command output has no %q (it must have %s)", d.Name(), names(c.Stdout))
 		}

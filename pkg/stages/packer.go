@@ -49,9 +49,15 @@ type Packer struct {
 	// Exists, when set, tells whether a template still exists; Check uses
 	// it, and a skipped build is only trusted while it holds.
 	Exists func(ctx context.Context, id string) error
+	// RunAfter names stages the build must follow without needing their
+	// handoffs.
+	RunAfter []string
 	// Exec is how packer is started.
 	Exec Exec
 }
+
+// After implements pipeline.Sequencer.
+func (p *Packer) After() []string { return p.RunAfter }
 
 var (
 	_ pipeline.Stage         = (*Packer)(nil)

@@ -11,7 +11,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
 )
 
@@ -42,7 +41,7 @@ func History(ctx context.Context) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tWHEN\tWHO\tTRIGGER\tTARGET\tRESULT\tTEMPLATE\tREVISION\tTIME")
+	fmt.Fprintln(tw, "RUN\tWHEN\tWHO\tTRIGGER\tTARGET\tRESULT\tARTIFACT\tREVISION\tTIME")
 	for _, r := range recs {
 		rev := short(r.GitCommit)
 		if r.GitDirty {
@@ -57,7 +56,7 @@ func History(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04:05"),
-			r.User, r.Host, trigger, r.Target, r.Status, orDash(r.Handoffs[handoff.TemplateID.Name()].Text), rev, r.Duration().Round(100*time.Millisecond))
+			r.User, r.Host, trigger, r.Target, r.Status, orDash(artifactText(r)), rev, r.Duration().Round(100*time.Millisecond))
 	}
 	return tw.Flush()
 }

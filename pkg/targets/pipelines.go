@@ -1,142 +1,147 @@
 package targets
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
+	"sort"
+	"strings"
 
+	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
-	"github.com/baton-deploy/baton/pkg/stages"
 )
-
-// Stage names of the three-stage pipeline; the targets stage1, stage2 and
-// stage3 run packer, terraform and (wait +) ansible.
-const (
-	StagePacker    = "packer"
-	StageTerraform = "terraform"
-	StageWait      = "wait"
-	StageAnsible   = "ansible"
-)
-
-// Hints tell a user how to give each handoff to one stage.
-var hints = map[string]string{
-	handoff.TemplateID.Name(): "go run mage.go stage2 8025",
-	handoff.Inventory.Name():  "go run mage.go stage3 inventory.json",
-}
 
 // Pipeline builds the project's pipeline. Its tools run under
-// BATON_WRAPPER when it is set.
+// BATON_WRAPPER when it is set and the file names no wrapper of its own.
 func (p *Project) Pipeline() (*pipeline.Pipeline, error) {
 	x, err := toolExec()
 	if err != nil {
 		return nil, err
 	}
-	return p.pipeline(x)
+	return p.Config.Build(x)
 }
 
-// pipeline builds the project's pipeline with its tools started by x.
-func (p *Project) pipeline(x stages.Exec) (*pipeline.Pipeline, error) {
-	switch p.Layout {
-	case "local":
-		// Packer counts the registry's templates when it parses the
-		// template, so the registry must exist before the first build.
-		if err := os.MkdirAll(filepath.Join(p.Lab(), "registry"), 0o700); err != nil {
-			return nil, err
+// stagesOf lists the addresses of the file's stages of kind k, in the
+// file's order.
+func (p *Project) stagesOf(k config.Kind) []*config.Stage {
+	var out []*config.Stage
+	for _, s := range p.Config.Stages {
+		if s.Kind == k {
+			out = append(out, s)
 		}
-		return pipeline.New(p.localStages(x)...)
-	case "proxmox":
-		ex := filepath.Join(p.Root, "examples", "proxmox")
-		return pipeline.New(p.dirStages(x, filepath.Join(ex, "packer"), filepath.Join(ex, "infrastructure", "environments", "production"), filepath.Join(ex, "ansible"), "playbooks/site.yml")...)
-	default:
-		return pipeline.New(p.dirStages(x, filepath.Join(p.Layout, "packer"), filepath.Join(p.Layout, "terraform"), filepath.Join(p.Layout, "ansible"), "site.yml")...)
 	}
+	return out
 }
 
-func (p *Project) terraformState() []string {
-	return []string{"path=" + filepath.Join(p.State, "terraform.tfstate")}
+// names are the pipeline stage names a file stage runs as: an Ansible
+// block runs as its wait for SSH and the playbook.
+func names(s *config.Stage) []string {
+	if s.Kind == config.Ansible && s.Wait.Enabled {
+		return []string{s.Address() + config.WaitSuffix, s.Address()}
+	}
+	return []string{s.Address()}
 }
 
-// localStages is the lab: Packer registers a golden image in the lab's
-// registry, Terraform starts sshd hosts from it, Ansible configures them.
-func (p *Project) localStages(x stages.Exec) []pipeline.Stage {
-	ex := filepath.Join(p.Root, "examples", "local")
-	lab := p.Lab()
-	registry := filepath.Join(lab, "registry")
-	manifest := filepath.Join(lab, "packer-manifest.json")
-	knownHosts := filepath.Join(lab, "known_hosts")
-	return []pipeline.Stage{
-		&stages.Packer{
-			StageName: StagePacker,
-			Dir:       filepath.Join(ex, "packer"),
-			Vars:      map[string]string{"registry": registry, "manifest": manifest},
-			Manifest:  manifest,
-			IDKey:     "template_id",
-			Exec:      x,
-			Exists: func(ctx context.Context, id string) error {
-				if _, err := os.Stat(filepath.Join(registry, id, "id")); err != nil {
-					return fmt.Errorf("not in the lab's registry %s", registry)
-				}
-				return nil
-			},
-		},
-		&stages.Terraform{
-			StageName:     StageTerraform,
-			Dir:           filepath.Join(ex, "terraform"),
-			Vars:          []stages.Var{{Name: "template_id", From: handoff.TemplateID}},
-			Set:           map[string]string{"lab_dir": lab, "host_count": strconv.Itoa(p.Hosts), "ssh_port": strconv.Itoa(p.Port), "app_port": strconv.Itoa(p.AppPort)},
-			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
-			BackendConfig: p.terraformState(),
-			DataDir:       filepath.Join(p.State, "terraform"),
-			Exec:          x,
-		},
-		&stages.WaitSSH{
-			StageName:  StageWait,
-			KnownHosts: knownHosts,
-			KeyFile:    filepath.Join(lab, "client_key"),
-		},
-		&stages.Ansible{
-			StageName:  StageAnsible,
-			Dir:        filepath.Join(p.ansibleRoot(), "examples", "local", "ansible"),
-			KnownHosts: knownHosts,
-			RunAfter:   []string{StageWait},
-			CacheDir:   filepath.Join(p.State, "cache", "ansible-syntax"),
-			FactCache:  filepath.Join(p.State, "cache", "ansible-facts"),
-			Exec:       x,
-		},
+// stageNames lists what the file stages run as.
+func stageNames(ss ...*config.Stage) []string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, names(s)...)
 	}
+	return out
 }
 
-// dirStages is the three-stage pipeline over directories of one's own:
-// Packer in packerDir gives template_id (its artifact ID, the VMID for the
-// proxmox builders), Terraform in tfDir takes it as var.template_id and
-// gives its ansible_inventory output, Ansible runs playbook in ansibleDir
-// once every host answers SSH.
-func (p *Project) dirStages(x stages.Exec, packerDir, tfDir, ansibleDir, playbook string) []pipeline.Stage {
-	return []pipeline.Stage{
-		&stages.Packer{StageName: StagePacker, Dir: packerDir, Exec: x},
-		&stages.Terraform{
-			StageName:     StageTerraform,
-			Dir:           tfDir,
-			Vars:          []stages.Var{{Name: "template_id", From: handoff.TemplateID}},
-			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
-			BackendConfig: p.terraformState(),
-			DataDir:       filepath.Join(p.State, "terraform"),
-			Exec:          x,
-		},
-		&stages.WaitSSH{StageName: StageWait},
-		&stages.Ansible{StageName: StageAnsible, Dir: ansibleDir, Playbook: playbook, RunAfter: []string{StageWait},
-			CacheDir: filepath.Join(p.State, "cache", "ansible-syntax"), FactCache: filepath.Join(p.State, "cache", "ansible-facts"), Exec: x},
+// find returns the stage at an address: packer.image, ansible.configure…
+func (p *Project) find(addr string) (*config.Stage, error) {
+	var all []string
+	for _, s := range p.Config.Stages {
+		if s.Address() == addr || s.Address()+config.WaitSuffix == addr {
+			return s, nil
+		}
+		all = append(all, s.Address())
 	}
+	return nil, fmt.Errorf("%s has no stage %q: its stages are %s", rel(p.Root, p.File), addr, strings.Join(all, ", "))
 }
 
-// ansibleRoot is where the playbooks come from: the project, or the
-// checkout of an earlier release.
-func (p *Project) ansibleRoot() string {
-	if p.AnsibleRoot != "" {
-		return p.AnsibleRoot
+// artifactStage is stage2's stage: the first Terraform stage that takes a
+// Packer artifact, with the artifact's handoff.
+func (p *Project) artifactStage() (*config.Stage, handoff.Def, error) {
+	defs := p.Config.Defs()
+	for _, s := range p.stagesOf(config.Terraform) {
+		for _, name := range sortedValueNames(s.Vars) {
+			v := s.Vars[name]
+			if v.IsRef() && strings.HasPrefix(v.Ref, "packer.") {
+				return s, defs[v.Ref], nil
+			}
+		}
 	}
-	return p.Root
+	return nil, nil, fmt.Errorf("%s has no terraform stage that takes a packer artifact: run one stage with `go run mage.go stage <address>`", rel(p.Root, p.File))
+}
+
+// ansibleStage is stage3's stage: the first Ansible stage, with the
+// handoff of its inventory when that is another stage's product.
+func (p *Project) ansibleStage() (*config.Stage, handoff.Def, error) {
+	as := p.stagesOf(config.Ansible)
+	if len(as) == 0 {
+		return nil, nil, fmt.Errorf("%s has no ansible stage", rel(p.Root, p.File))
+	}
+	if !as[0].Inventory.IsRef() {
+		return as[0], nil, nil
+	}
+	return as[0], p.Config.Defs()[as[0].Inventory.Ref], nil
+}
+
+// artifacts are the handoffs of the file's Packer stages: what a release
+// is built from, besides its commit.
+func (p *Project) artifacts() []handoff.Def {
+	defs := p.Config.Defs()
+	var out []handoff.Def
+	for _, s := range p.stagesOf(config.Packer) {
+		out = append(out, defs[s.Address()+".artifact_id"])
+	}
+	return out
+}
+
+// isArtifact tells a Packer artifact's handoff by its name.
+func isArtifact(name string) bool {
+	return strings.HasPrefix(name, "packer.") && strings.HasSuffix(name, ".artifact_id")
+}
+
+// hints tell a user how to give each handoff to one stage.
+func (p *Project) hints() map[string]string {
+	h := map[string]string{}
+	if _, d, err := p.artifactStage(); err == nil {
+		h[d.Name()] = "go run mage.go stage2 8025"
+	}
+	if _, d, err := p.ansibleStage(); err == nil && d != nil {
+		h[d.Name()] = "go run mage.go stage3 inventory.json"
+	}
+	return h
+}
+
+// skipUnchanged names the stages skipped when their inputs are unchanged:
+// Packer and Terraform; Ansible too with BATON_SKIP_UNCHANGED_ANSIBLE=1
+// (by default it runs, to correct drift on the hosts).
+func (p *Project) skipUnchanged() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range p.Config.Stages {
+		switch s.Kind {
+		case config.Packer, config.Terraform:
+			m[s.Address()] = true
+		case config.Ansible:
+			if os.Getenv("BATON_SKIP_UNCHANGED_ANSIBLE") == "1" {
+				m[s.Address()] = true
+			}
+		}
+	}
+	return m
+}
+
+func sortedValueNames(m map[string]config.Value) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }

@@ -1,47 +1,40 @@
 package targets
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
+	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/handoff"
 )
 
-// Project is where a pipeline's sources and state live, chosen by the
-// environment:
+// Project is a pipeline file and where its environment's state lives,
+// chosen by the environment:
 //
-//	BATON_PIPELINE  local (default): the lab in examples/local;
-//	                proxmox: examples/proxmox;
-//	                or a directory holding packer/, terraform/, ansible/
-//	BATON_ENV       the environment's name, for state and locks (default:
-//	                the pipeline's name)
-//	BATON_ROOT      the project root (default: the working directory)
-//	BATON_HOSTS     how many lab hosts (default 3)
-//	BATON_LAB_PORT  the port of every lab sshd (default 2222)
-//	BATON_APP_PORT  the port of the lab's web service (default 8080)
+//	BATON_PIPELINE  the pipeline file: a baton.hcl, a directory holding one,
+//	                or local / proxmox for baton's own examples (default:
+//	                ./baton.hcl, or in baton's checkout the local lab)
+//	BATON_ENV       the environment (default: the file's
+//	                default_environment, else "default")
+//	BATON_ROOT      where .baton/ lives (default: the working directory)
 //	BATON_FORCE=1   run every stage, even those whose inputs are unchanged
 //	BATON_WRAPPER   a command every tool runs under, e.g. doppler run --
 //	BATON_SECRETS   variables whose values are masked in every output
 //	BATON_NOTIFY_*  where to report deploys (see pkg/notify)
 type Project struct {
-	Root   string
-	Layout string // "local", "proxmox" or a directory (BATON_PIPELINE)
-	Env    string
-	// State is .baton/<env> under Root: handoffs, runs, lab files.
-	State   string
-	Hosts   int
-	Port    int
-	AppPort int
-	// AnsibleRoot, when set, is a checkout of another commit whose
-	// playbooks run instead of the working tree's (rollback to a release).
-	AnsibleRoot string
+	// Root holds .baton/; File is the pipeline file.
+	Root string
+	File string
+	// Env is the environment; State is .baton/<env> under Root: handoffs,
+	// runs, the ledger, caches.
+	Env   string
+	State string
+	// Config is the checked pipeline file.
+	Config *config.Pipeline
 }
 
-// LoadProject reads the project's settings from the environment.
+// LoadProject finds the pipeline file, reads it and checks it.
 func LoadProject() (*Project, error) {
 	root := os.Getenv("BATON_ROOT")
 	if root == "" {
@@ -55,71 +48,71 @@ func LoadProject() (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Project{Root: root, Layout: os.Getenv("BATON_PIPELINE"), Hosts: 3}
-	if p.Layout == "" {
-		p.Layout = "local"
+	file, err := findPipeline(root, os.Getenv("BATON_PIPELINE"))
+	if err != nil {
+		return nil, err
 	}
-	p.Env = os.Getenv("BATON_ENV")
-	if p.Env == "" {
-		p.Env = filepath.Base(p.Layout)
-	}
-	if err := handoff.ValidName(p.Env); err != nil {
-		return nil, fmt.Errorf("BATON_ENV=%q: %w", p.Env, err)
-	}
-	if s := os.Getenv("BATON_HOSTS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 200 {
-			return nil, fmt.Errorf("BATON_HOSTS=%q: want a number of lab hosts from 1 to 200", s)
-		}
-		p.Hosts = n
-	}
-	p.Port = 2222
-	if s := os.Getenv("BATON_LAB_PORT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("BATON_LAB_PORT=%q: want a port from 1 to 65535", s)
-		}
-		p.Port = n
-	}
-	p.AppPort = 8080
-	if s := os.Getenv("BATON_APP_PORT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 65535 {
-			return nil, fmt.Errorf("BATON_APP_PORT=%q: want a port from 1 to 65535", s)
-		}
-		p.AppPort = n
-	}
-	p.State = filepath.Join(root, ".baton", p.Env)
-	switch p.Layout {
-	case "local", "proxmox":
-		dir := filepath.Join(root, "examples", p.Layout)
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("pipeline %q: %s is missing: run baton's targets from the root of the baton repository, or set BATON_PIPELINE to a directory with packer/, terraform/ and ansible/", p.Layout, dir)
-		}
-	default:
-		if err := checkLayout(p.Layout); err != nil {
-			return nil, err
+	env := os.Getenv("BATON_ENV")
+	if env != "" {
+		if err := config.ValidEnv(env); err != nil {
+			return nil, fmt.Errorf("BATON_ENV: %w", err)
 		}
 	}
-	return p, nil
+	return loadProject(root, file, env)
 }
 
-// checkLayout checks that a user's directory has the three stages' parts.
-func checkLayout(dir string) error {
-	var missing []string
-	for _, sub := range []string{"packer", "terraform", "ansible"} {
-		if fi, err := os.Stat(filepath.Join(dir, sub)); err != nil || !fi.IsDir() {
-			missing = append(missing, sub+"/")
+func loadProject(root, file, env string) (*Project, error) {
+	cfg, err := config.Load(file, config.Options{Env: env, StateRoot: root})
+	if err != nil {
+		return nil, err
+	}
+	return &Project{Root: root, File: file, Env: cfg.Env, State: cfg.State, Config: cfg}, nil
+}
+
+// findPipeline finds the pipeline file BATON_PIPELINE names, or the one at
+// root; baton's own checkout, which has none at its root, runs the lab.
+func findPipeline(root, spec string) (string, error) {
+	switch spec {
+	case "local", "proxmox":
+		path := filepath.Join(root, "examples", spec, config.FileName)
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("BATON_PIPELINE=%s names baton's example %s, which is not here: run from the root of baton's checkout, or set BATON_PIPELINE to your baton.hcl", spec, path)
 		}
+		return path, nil
+	case "":
+		if path, err := config.Find(root, ""); err == nil {
+			return path, nil
+		}
+		if lab := filepath.Join(root, "examples", "local", config.FileName); fileExists(lab) {
+			return lab, nil
+		}
+		return "", fmt.Errorf("no %s in %s: write one that describes your repository (README: \"Your own repository\"), or set BATON_PIPELINE to its path", config.FileName, root)
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("BATON_PIPELINE=%s: %s has no %s: it must hold packer/, terraform/ and ansible/ (or use local or proxmox)", dir, dir, strings.Join(missing, ", "))
+	path, err := config.Find(root, spec)
+	if err != nil {
+		return "", fmt.Errorf("BATON_PIPELINE=%s: %w", spec, err)
 	}
+	return path, nil
+}
+
+// forEnv is p for another environment of the same pipeline file.
+func (p *Project) forEnv(env string) (*Project, error) {
+	if env == p.Env {
+		return p, nil
+	}
+	return loadProject(p.Root, p.File, env)
+}
+
+// reload reads the pipeline file again, as it is now (after a webhook's
+// update command pulled a new commit, say).
+func (p *Project) reload() error {
+	q, err := loadProject(p.Root, p.File, p.Env)
+	if err != nil {
+		return err
+	}
+	p.Config = q.Config
 	return nil
 }
-
-// Lab is the directory of the local lab's images, keys and hosts.
-func (p *Project) Lab() string { return filepath.Join(p.State, "lab") }
 
 // Store opens the environment's handoff store.
 func (p *Project) Store() (*handoff.Store, error) {
@@ -128,5 +121,3 @@ func (p *Project) Store() (*handoff.Store, error) {
 
 // RunDir is where a run keeps its log, its tools' output and its summary.
 func (p *Project) RunDir(runID string) string { return filepath.Join(p.State, "runs", runID) }
-
-var errUsage = errors.New("usage")

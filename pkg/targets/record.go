@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
@@ -67,7 +66,8 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 	if u, err := user.Current(); err == nil {
 		who = u.Username
 	}
-	commit, dirty := gitState(p.Root)
+	// The commit of the repository that holds the pipeline file.
+	commit, dirty := gitState(p.Config.Dir)
 	rec := &ledger.Record{
 		RunID: runID, Env: p.Env, Target: j.target, Mode: string(j.mode),
 		User: who, Host: host, PID: os.Getpid(), Trigger: "cli",
@@ -104,7 +104,9 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 			for _, st := range sum.Stages {
 				for _, h := range append(append([]pipeline.HandoffInfo(nil), st.Used...), st.Given...) {
 					rh := ledger.Handoff{Display: h.Display, SHA256: h.SHA256}
-					if h.Name == handoff.TemplateID.Name() && !h.Sensitive {
+					// An artifact's ID is kept whole: rollback
+					// deploys it again.
+					if isArtifact(h.Name) && !h.Sensitive {
 						rh.Text = h.Display
 					}
 					rec.Handoffs[h.Name] = rh

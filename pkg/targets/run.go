@@ -61,10 +61,6 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	if err != nil {
 		return nil, err
 	}
-	pl, err := p.pipeline(x)
-	if err != nil {
-		return nil, err
-	}
 	store, err := p.Store()
 	if err != nil {
 		return nil, err
@@ -93,21 +89,36 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 		err = redact.Error(err)
 		finish(sum, err)
 	}()
-	// Asking the wrapper what it gives may fail (a secrets manager out of
-	// reach): that is a failed run, which a webhook's caller can look up.
-	secrets, err := runSecrets(ctx, x.Wrapper)
-	if err != nil {
-		return nil, err
-	}
-	redact = pipeline.NewRedactor(secrets...)
 	if j.before != nil {
+		// What the hook prints is masked with what is known before the
+		// pipeline file is read again: BATON_SECRETS and baton's own.
+		known, err := runSecrets(ctx, x.Wrapper)
+		if err != nil {
+			return nil, err
+		}
+		redact = pipeline.NewRedactor(known...)
 		w := &maskedLines{r: redact, w: stdout}
-		err := j.before(ctx, w)
+		err = j.before(ctx, w)
 		w.flush()
 		if err != nil {
 			return nil, err
 		}
+		// The hook may have pulled a new pipeline file.
+		if err := p.reload(); err != nil {
+			return nil, err
+		}
 	}
+	pl, err := p.Config.Build(x)
+	if err != nil {
+		return nil, err
+	}
+	// Asking the wrappers what they give may fail (a secrets manager out of
+	// reach): that is a failed run, which a webhook's caller can look up.
+	secrets, err := runSecrets(ctx, p.Config.Wrappers(x.Wrapper)...)
+	if err != nil {
+		return nil, err
+	}
+	redact = pipeline.NewRedactor(secrets...)
 	dir := p.RunDir(runID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -118,12 +129,13 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	}
 	defer logFile.Close()
 	opts := pipeline.Options{
-		RunID:  runID,
-		RunDir: dir,
-		Only:   j.only,
-		Args:   j.args,
-		Store:  store,
-		Hints:  hints,
+		RunID:    runID,
+		RunDir:   dir,
+		Only:     j.only,
+		Args:     j.args,
+		Store:    store,
+		Hints:    p.hints(),
+		Policies: p.Config.Policies(),
 		// Masked from the start: in the console, log.jsonl, each tool's
 		// output file, summary.json and so the run's record.
 		Secrets: secrets,
@@ -132,7 +144,7 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 		Grace:        4500 * time.Millisecond,
 		Fingerprints: pipeline.FileFingerprints{Dir: filepath.Join(p.State, "fingerprints")},
 		// Ansible corrects drift, so it runs even when nothing changed.
-		SkipUnchanged: skipUnchanged(),
+		SkipUnchanged: p.skipUnchanged(),
 		Force:         j.force || os.Getenv("BATON_FORCE") == "1",
 	}
 	switch j.mode {
@@ -169,11 +181,15 @@ func rel(root, path string) string {
 
 // printHosts tells where the deployed hosts are and how to reach one.
 func printHosts(p *Project) {
+	s, def, err := p.ansibleStage()
+	if err != nil || def == nil {
+		return
+	}
 	store, err := p.Store()
 	if err != nil {
 		return
 	}
-	v, err := store.Get(handoff.Inventory)
+	v, err := store.Get(def)
 	if err != nil {
 		return
 	}
@@ -186,15 +202,23 @@ func printHosts(p *Project) {
 	for _, h := range hosts {
 		fmt.Fprintf(stdout, "  %-10s %s  (%v)\n", h.Name, h.SSHAddr(), h.Groups)
 	}
-	if len(hosts) > 0 && p.Layout == "local" {
-		h := hosts[0]
-		port := h.Port
-		if port == 0 {
-			port = 22
-		}
-		lab := rel(p.Root, p.Lab())
-		fmt.Fprintf(stdout, "ssh to one:\n  ssh -i %s/client_key -o UserKnownHostsFile=%s/known_hosts -p %d %s@%s\n", lab, lab, port, orDefault(h.User, "root"), h.Address)
+	if len(hosts) == 0 {
+		return
 	}
+	h := hosts[0]
+	port := h.Port
+	if port == 0 {
+		port = 22
+	}
+	var opts []string
+	if k := s.KeyFile(); k != "" {
+		opts = append(opts, "-i "+rel(p.Root, k))
+	}
+	opts = append(opts, "-o UserKnownHostsFile="+rel(p.Root, p.Config.KnownHosts(s)))
+	if port != 22 {
+		opts = append(opts, fmt.Sprintf("-p %d", port))
+	}
+	fmt.Fprintf(stdout, "ssh to one:\n  ssh %s %s@%s\n", strings.Join(opts, " "), orDefault(h.User, orDefault(s.Wait.User, "root")), h.Address)
 }
 
 func orDefault(s, d string) string {
@@ -210,17 +234,6 @@ func interrupted(p *Project, err error) error {
 		return err
 	}
 	return fmt.Errorf("%w\ninterrupted: tools were asked to stop (SIGINT) and handoffs are only written whole, so the store holds the last complete values; run `go run mage.go validate` to see what state the %s environment is in", err, p.Env)
-}
-
-// skipUnchanged names the stages skipped when their inputs are unchanged:
-// Packer and Terraform; Ansible too with BATON_SKIP_UNCHANGED_ANSIBLE=1
-// (by default it runs, to correct drift on the hosts).
-func skipUnchanged() map[string]bool {
-	m := map[string]bool{StagePacker: true, StageTerraform: true}
-	if os.Getenv("BATON_SKIP_UNCHANGED_ANSIBLE") == "1" {
-		m[StageAnsible] = true
-	}
-	return m
 }
 
 // maskedLines writes what it is given to w a line at a time, masked.

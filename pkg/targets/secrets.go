@@ -81,20 +81,27 @@ func toolExec() (stages.Exec, error) {
 	return stages.Exec{Wrapper: w}, err
 }
 
-// runSecrets returns the values to mask in a run: every variable the
+// runSecrets returns the values to mask in a run: every variable a
 // wrapper adds or changes, the BATON_SECRETS variables, and baton's own
-// credentials. It runs the wrapper once, on `env -0`, to see what it gives.
-func runSecrets(ctx context.Context, wrapper []string) ([]string, error) {
+// credentials. It runs each wrapper once, on `env -0`, to see what it
+// gives.
+func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 	base := os.Environ()
 	env := envMap(base)
 	var values []string
-	if len(wrapper) > 0 {
+	wrapped := false
+	for _, wrapper := range wrappers {
+		if len(wrapper) == 0 {
+			continue
+		}
+		wrapped = true
 		given, err := wrapperEnv(ctx, wrapper)
 		if err != nil {
 			return nil, err
 		}
+		orig := envMap(base)
 		for k, v := range given {
-			if old, ok := env[k]; (!ok || old != v) && !notSecret[k] && !strings.HasPrefix(k, "LC_") {
+			if old, ok := orig[k]; (!ok || old != v) && !notSecret[k] && !strings.HasPrefix(k, "LC_") {
 				values = append(values, v)
 			}
 			env[k] = v
@@ -110,8 +117,8 @@ func runSecrets(ctx context.Context, wrapper []string) ([]string, error) {
 				errs = append(errs, fmt.Errorf("%s: %q is not a variable name: list names like APP_TOKEN,TF_VAR_db_password", envSecrets, n))
 			case !ok:
 				where := "in the environment"
-				if len(wrapper) > 0 {
-					where = "in the environment or by " + envWrapper
+				if wrapped {
+					where = "in the environment or by the wrappers"
 				}
 				errs = append(errs, fmt.Errorf("%s names %s, which is not set %s: set it, or take it off the list", envSecrets, n, where))
 			default:

@@ -165,7 +165,7 @@ exec "$@"
 	if err := Deploy(ctx); err != nil {
 		t.Fatalf("deploy: %v\n%s", err, out)
 	}
-	hostDirs, _ := filepath.Glob(filepath.Join(p.Lab(), "hosts", "*"))
+	hostDirs, _ := filepath.Glob(filepath.Join(labDir(p), "hosts", "*"))
 	if len(hostDirs) != 1 {
 		t.Fatalf("hosts: %q, want one", hostDirs)
 	}
@@ -225,7 +225,7 @@ exec "$@"
 			}
 		}
 	}
-	hosts := filepath.Join(p.Lab(), "hosts")
+	hosts := filepath.Join(labDir(p), "hosts")
 	scanned := 0
 	err = filepath.WalkDir(filepath.Join(p.Root, ".baton"), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {

@@ -130,19 +130,21 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 	}
 	opts.StateDir = filepath.Join(p.Root, ".baton", "webhook")
 	opts.Logger = logger
-	opts.History = func(env string) (ledger.Ledger, error) { return p.forEnv(env).Ledger() }
+	opts.History = func(env string) (ledger.Ledger, error) {
+		q, err := p.forEnv(env)
+		if err != nil {
+			return nil, err
+		}
+		return q.Ledger()
+	}
 	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
-		return webhookDeploy(ctx, p.forEnv(r.Env), cfg.Hooks[r.Hook], r, n)
+		q, err := p.forEnv(r.Env)
+		if err != nil {
+			return err
+		}
+		return webhookDeploy(ctx, q, cfg.Hooks[r.Hook], r, n)
 	}
 	return webhook.New(opts)
-}
-
-// forEnv is p for another environment of the same pipeline.
-func (p *Project) forEnv(env string) *Project {
-	q := *p
-	q.Env = env
-	q.State = filepath.Join(p.Root, ".baton", env)
-	return &q
 }
 
 // webhookDeploy runs the deploy of a webhook run: recorded with its

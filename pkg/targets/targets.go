@@ -4,10 +4,10 @@
 //	//mage:import
 //	_ "github.com/baton-deploy/baton/pkg/targets"
 //
-// and an infrastructure repository gets deploy, stage1…stage3, plan,
-// validate, rollback, destroy, graph and tools. Each target is a few lines
-// over pkg/pipeline and pkg/stages; which pipeline they run is set by
-// BATON_PIPELINE (see Project).
+// and the repository that holds a baton.hcl gets deploy, stage1…stage3,
+// stage <address>, plan, validate, rollback, destroy, graph, history,
+// status and serve over the pipeline that file describes (see Project).
+// Each target is a few lines over pkg/config, pkg/pipeline and pkg/stages.
 package targets
 
 import (
@@ -17,14 +17,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// Deploy runs every stage: Packer builds the golden image, Terraform makes
-// hosts from it, baton waits until each answers SSH, Ansible configures
-// them. Missing tools are installed first. Handoffs are stored under
-// .baton/<env>/handoffs and each run's log under .baton/<env>/runs.
+// Deploy runs every stage of the pipeline file in dependency order —
+// for the three-stage shape: Packer builds the golden image, Terraform
+// makes hosts from it, baton waits until each answers SSH, Ansible
+// configures them. Missing tools are installed first. Handoffs are stored
+// under .baton/<env>/handoffs and each run's log under .baton/<env>/runs.
 func Deploy(ctx context.Context) error {
 	p, err := prepare(ctx)
 	if err != nil {
@@ -51,55 +53,110 @@ func Deploy(ctx context.Context) error {
 	return nil
 }
 
-// Stage1 runs Packer alone: one build that gives a new template ID.
+// Stage1 runs the first Packer stage alone: one build that gives a new
+// artifact (template) ID.
 func Stage1(ctx context.Context) error {
-	p, err := prepare(ctx)
+	p, err := LoadProject()
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{target: "stage1", mode: pipeline.ModeRun, only: []string{StagePacker}})
-	return interrupted(p, err)
+	ps := p.stagesOf(config.Packer)
+	if len(ps) == 0 {
+		return fmt.Errorf("%s has no packer stage", rel(p.Root, p.File))
+	}
+	return runOne(ctx, p, "stage1", stageNames(ps[0]), nil)
 }
 
-// Stage2 runs Terraform alone from a template ID: `stage2 8025`. Give "-"
-// to take it from BATON_TEMPLATE_ID, else from the last stored handoff.
+// Stage2 runs the first Terraform stage that takes a Packer artifact alone,
+// from a template ID: `stage2 8025`. Give "-" to take it from
+// BATON_TEMPLATE_ID, else from the last stored handoff.
 func Stage2(ctx context.Context, templateID string) error {
-	args, err := argument(handoff.TemplateID, templateID)
+	p, err := LoadProject()
 	if err != nil {
 		return err
 	}
-	p, err := prepare(ctx)
+	s, def, err := p.artifactStage()
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{target: "stage2", mode: pipeline.ModeRun, only: []string{StageTerraform}, args: args})
-	return interrupted(p, err)
+	args, err := argument(def, templateID, "BATON_TEMPLATE_ID")
+	if err != nil {
+		return err
+	}
+	return runOne(ctx, p, "stage2", stageNames(s), args)
 }
 
-// Stage3 waits for the hosts of an inventory and runs Ansible on them:
-// `stage3 inventory.json` (JSON or YAML, static or dynamic shape). Give "-"
-// to take it from BATON_INVENTORY, else from the last stored handoff.
+// Stage3 waits for the hosts of an inventory and runs the first Ansible
+// stage on them: `stage3 inventory.json` (JSON or YAML, static or dynamic
+// shape). Give "-" to take it from BATON_INVENTORY, else from the last
+// stored handoff.
 func Stage3(ctx context.Context, inventory string) error {
-	args, err := argument(handoff.Inventory, inventory)
+	p, err := LoadProject()
 	if err != nil {
 		return err
 	}
-	p, err := prepare(ctx)
+	s, def, err := p.ansibleStage()
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{target: "stage3", mode: pipeline.ModeRun, only: []string{StageWait, StageAnsible}, args: args})
+	if def == nil {
+		if inventory != "-" {
+			return fmt.Errorf("%s reads its inventory from %s, as the pipeline file says: run `go run mage.go stage3 -`", s.Address(), s.Inventory.Text)
+		}
+		return runOne(ctx, p, "stage3", stageNames(s), nil)
+	}
+	args, err := argument(def, inventory, "BATON_INVENTORY")
+	if err != nil {
+		return err
+	}
+	return runOne(ctx, p, "stage3", stageNames(s), args)
+}
+
+// Stage runs one stage of the pipeline file alone, by its address:
+// `stage terraform.apps`. Its inputs come from the environment
+// (BATON_<HANDOFF>, e.g. BATON_TERRAFORM_INFRA_VM_IP) or from what the
+// last run stored. An Ansible stage runs with its wait for SSH.
+func Stage(ctx context.Context, address string) error {
+	p, err := LoadProject()
+	if err != nil {
+		return err
+	}
+	s, err := p.find(address)
+	if err != nil {
+		return err
+	}
+	only := stageNames(s)
+	if strings.HasSuffix(address, config.WaitSuffix) {
+		only = []string{address}
+	}
+	return runOne(ctx, p, "stage "+s.Address(), only, nil)
+}
+
+// runOne runs some stages alone, once the tools are there.
+func runOne(ctx context.Context, p *Project, target string, only []string, args map[string]string) error {
+	if err := ensureTools(ctx, p, false); err != nil {
+		return err
+	}
+	_, err := execute(ctx, p, job{target: target, mode: pipeline.ModeRun, only: only, args: args})
 	return interrupted(p, err)
 }
 
-// argument checks a target's argument before anything runs; "-" means not
-// given.
-func argument(def handoff.Def, text string) (map[string]string, error) {
+// argument checks a target's argument before anything runs; "-" means the
+// variable alias, when set, else the handoff's own variable or the store.
+func argument(def handoff.Def, text, alias string) (map[string]string, error) {
+	from := "the argument"
 	if text == "-" {
-		return nil, nil
+		text = os.Getenv(alias)
+		if text == "" {
+			return nil, nil
+		}
+		from = alias
+	}
+	if strings.TrimSpace(text) != text || strings.HasPrefix(text, "+") {
+		return nil, fmt.Errorf("%s %q: no spaces or signs; want %s, or - to use %s or the last stored value", from, text, def.Format(), alias)
 	}
 	if _, err := def.ParseText(text); err != nil {
-		return nil, fmt.Errorf("%w\nwant %s, or - to use %s or the last stored value", err, def.Format(), def.EnvVar())
+		return nil, fmt.Errorf("%s: %w\nwant %s, or - to use %s or the last stored value", from, err, def.Format(), alias)
 	}
 	return map[string]string{def.Name(): text}, nil
 }
@@ -135,7 +192,7 @@ func Validate(ctx context.Context) error {
 			case pipeline.StatusSkipped, pipeline.StatusNotRun:
 				mark, what = "skip", s.Reason
 			}
-			fmt.Fprintf(stdout, "  %s %-10s %s\n", mark, s.Name, firstLine(what))
+			fmt.Fprintf(stdout, "  %s %-24s %s\n", mark, s.Name, firstLine(what))
 		}
 	}
 	return interrupted(p, err)
@@ -146,16 +203,33 @@ func firstLine(s string) string {
 	return s
 }
 
-// Destroy removes everything the deployment made: Terraform destroys the
-// hosts (stopping every lab sshd), then the environment's state — lab
-// files, Terraform state, handoffs — is deleted. Run logs are kept.
+// Destroy removes everything the deployment made: every Terraform stage
+// destroys what it made (the last first), then the environment's state —
+// handoffs, caches, lab files — is deleted. Run logs and the history stay.
+// When a Terraform stage could not destroy (an input it needs is gone),
+// nothing is deleted and the error says what is left.
 func Destroy(ctx context.Context) error {
 	p, err := prepare(ctx)
 	if err != nil {
 		return err
 	}
-	if _, err := execute(ctx, p, job{target: "destroy", mode: pipeline.ModeRollback, only: []string{StageTerraform}}); err != nil {
+	tf := p.stagesOf(config.Terraform)
+	sum, err := execute(ctx, p, job{target: "destroy", mode: pipeline.ModeRollback, only: stageNames(tf...)})
+	if err != nil {
 		return interrupted(p, err)
+	}
+	if sum != nil {
+		var left []string
+		for _, s := range sum.Stages {
+			// A stage that never applied has nothing to destroy; one that
+			// did and was skipped (an input gone) still has its hosts.
+			if s.Status != pipeline.StatusSucceeded && p.applied(s.Name) {
+				left = append(left, fmt.Sprintf("%s (%s: %s)", s.Name, s.Status, firstLine(s.Reason+s.Error)))
+			}
+		}
+		if len(left) > 0 {
+			return fmt.Errorf("destroy: not everything was destroyed, so the state of %s is kept: %s\ngive what these stages need (see `go run mage.go history`) and run destroy again", p.Env, strings.Join(left, "; "))
+		}
 	}
 	entries, err := os.ReadDir(p.State)
 	if err != nil && !os.IsNotExist(err) {
@@ -169,8 +243,24 @@ func Destroy(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "destroyed: no host of %s is running and its state is gone (run logs and history stay in %s)\n", p.Env, rel(p.Root, p.State))
+	fmt.Fprintf(stdout, "destroyed: nothing of %s is running and its state is gone (run logs and history stay in %s)\n", p.Env, rel(p.Root, p.State))
 	return nil
+}
+
+// applied reports whether a Terraform stage has applied in this
+// environment: its data directory or one of its products is there.
+func (p *Project) applied(stage string) bool {
+	gives := false
+	for name := range p.Config.Defs() {
+		if strings.HasPrefix(name, stage+".") {
+			gives = true
+			if fileExists(filepath.Join(p.State, "handoffs", name+".json")) {
+				return true
+			}
+		}
+	}
+	// A stage whose products no one takes: has it ever been set up?
+	return !gives && fileExists(filepath.Join(p.State, "terraform", strings.TrimPrefix(stage, "terraform.")))
 }
 
 // Graph prints the pipeline as a Mermaid flowchart: stages as nodes,
@@ -188,7 +278,7 @@ func Graph() error {
 	return nil
 }
 
-// prepare makes sure the tools are there and loads the project.
+// prepare loads the project and makes sure the tools are there.
 func prepare(ctx context.Context) (*Project, error) {
 	p, err := LoadProject()
 	if err != nil {

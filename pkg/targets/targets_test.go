@@ -82,11 +82,11 @@ func copyTree(t *testing.T, src, dst string) {
 func storedTemplate(t *testing.T, p *Project) int {
 	t.Helper()
 	store, _ := p.Store()
-	v, err := store.Get(handoff.TemplateID)
+	v, err := store.Get(labTemplate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, _ := handoff.TemplateID.Decode(v.Raw)
+	id, _ := labTemplate.Decode(v.Raw)
 	return id
 }
 
@@ -94,7 +94,7 @@ func storedTemplate(t *testing.T, p *Project) int {
 func configuredFrom(t *testing.T, p *Project) map[string]string {
 	t.Helper()
 	out := map[string]string{}
-	hosts, _ := filepath.Glob(filepath.Join(p.Lab(), "hosts", "*"))
+	hosts, _ := filepath.Glob(filepath.Join(labDir(p), "hosts", "*"))
 	for _, h := range hosts {
 		data, err := os.ReadFile(filepath.Join(h, "root", "etc", "baton", "configured-from"))
 		if err != nil {
@@ -179,7 +179,7 @@ func TestMainJobE2E(t *testing.T) {
 	checkAll(t, configuredFrom(t, p), "missing", 3) // fresh clones, not configured yet
 	store, _ := p.Store()
 	inv := filepath.Join(t.TempDir(), "inventory.json")
-	v, _ := store.Get(handoff.Inventory)
+	v, _ := store.Get(labInventory)
 	os.WriteFile(inv, v.Raw, 0o600)
 	if err := Stage3(ctx, inv); err != nil {
 		t.Fatal(err)
@@ -215,7 +215,7 @@ func TestMainJobE2E(t *testing.T) {
 			break
 		}
 	}
-	if rb == nil || !rb.Succeeded() || rb.RollbackOf == "" || rb.Handoffs["template_id"].Text != strconv.Itoa(first) {
+	if rb == nil || !rb.Succeeded() || rb.RollbackOf == "" || rb.Handoffs[labTemplate.Name()].Text != strconv.Itoa(first) {
 		t.Errorf("rollback record = %+v", rb)
 	}
 	if recs[0].Target != "validate" || !recs[0].Succeeded() {
@@ -235,7 +235,7 @@ func TestMainJobE2E(t *testing.T) {
 	if err := Validate(ctx); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
-	pid, _ := os.ReadFile(filepath.Join(p.Lab(), "hosts", "web-2", "sshd.pid"))
+	pid, _ := os.ReadFile(filepath.Join(labDir(p), "hosts", "web-2", "sshd.pid"))
 	n, _ := strconv.Atoi(strings.TrimSpace(string(pid)))
 	if n <= 0 {
 		t.Fatal("no sshd pid for web-2")
@@ -245,7 +245,7 @@ func TestMainJobE2E(t *testing.T) {
 	mark = len(out.String())
 	err = Validate(ctx)
 	report := out.String()[mark:]
-	if err == nil || !strings.Contains(report, "FAIL wait       web-2 never became ready") {
+	if err == nil || !strings.Contains(report, "FAIL ansible.configure.wait") || !strings.Contains(report, "web-2 never became ready") {
 		t.Errorf("validate with web-2 stopped: %v\n%s", err, report)
 	}
 
@@ -258,7 +258,7 @@ func TestMainJobE2E(t *testing.T) {
 		t.Errorf("destroy left %v, want only the history", entries)
 	}
 	for _, addr := range []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"} {
-		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, strconv.Itoa(p.Port)), time.Second)
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(addr, os.Getenv("BATON_LAB_PORT")), time.Second)
 		if err == nil {
 			c.Close()
 			t.Errorf("%s still answers after destroy", addr)
@@ -269,6 +269,9 @@ func TestMainJobE2E(t *testing.T) {
 func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 	root := t.TempDir()
 	t.Setenv("BATON_ROOT", root)
+	lab, _ := filepath.Abs("../../examples/local")
+	t.Setenv("BATON_PIPELINE", lab)
+	t.Setenv("BATON_ENV", "")
 	notInv := filepath.Join(root, "hosts.json")
 	os.WriteFile(notInv, []byte(`{"web": {"hosts": {"web-1": {}}}}`), 0o600)
 	for _, tt := range []struct {
@@ -298,18 +301,28 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 // whole handoffs.
 func TestInterruptedDeploy(t *testing.T) {
 	p, out := labProject(t)
+	// A resource whose provisioner holds the apply until it is
+	// interrupted, so that Ctrl-C lands inside the apply however slow the
+	// machine is.
+	hold := filepath.Join(p.Root, "examples", "local", "terraform", "hold.tf")
+	os.WriteFile(hold, []byte("resource \"terraform_data\" \"hold\" {\n  provisioner \"local-exec\" {\n    command = \"sleep 600\"\n  }\n}\n"), 0o644)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() {
-		for i := 0; i < 3000; i++ {
-			if m, _ := filepath.Glob(filepath.Join(p.State, "runs", "*", "terraform", "apply.stdout.log")); len(m) > 0 {
-				cancel()
-				return
+		// Bounded: 3000 × 50 ms; the deploy cannot finish before it.
+		for i := 0; i < 3000 && ctx.Err() == nil; i++ {
+			m, _ := filepath.Glob(filepath.Join(p.State, "runs", "*", "terraform.hosts", "apply.stdout.log"))
+			if len(m) > 0 {
+				if data, _ := os.ReadFile(m[0]); strings.Contains(string(data), "terraform_data.hold: Provisioning with 'local-exec'") {
+					cancel()
+					return
+				}
 			}
-			time.Sleep(10 * time.Millisecond)
+			time.Sleep(50 * time.Millisecond)
 		}
 	}()
 	err := Deploy(ctx)
+	os.Remove(hold)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), "validate") {
 		t.Fatalf("interrupted deploy: %v, want it to say what to do next\n%s", err, out)
 	}
@@ -324,10 +337,10 @@ func TestInterruptedDeploy(t *testing.T) {
 	}
 	unlock()
 	store, _ := p.Store()
-	if _, err := store.Get(handoff.TemplateID); err != nil {
+	if _, err := store.Get(labTemplate); err != nil {
 		t.Errorf("template_id from the finished Packer stage: %v", err)
 	}
-	if _, err := store.Get(handoff.Inventory); err == nil {
+	if _, err := store.Get(labInventory); err == nil {
 		t.Error("an inventory was stored by an apply that was interrupted")
 	}
 	// The next deploy finishes the job.
@@ -382,3 +395,12 @@ func TestDeployRollsBackOnFailure(t *testing.T) {
 		t.Errorf("records: failed deploy %v, rollback %v; want both", sawFailed, sawRollback)
 	}
 }
+
+// The lab's handoffs, as examples/local/baton.hcl names them.
+var (
+	labTemplate  = handoff.NewTemplateID("packer.image.artifact_id")
+	labInventory = handoff.NewInventory("terraform.hosts.ansible_inventory")
+)
+
+// labDir is the lab's directory of images, keys and hosts.
+func labDir(p *Project) string { return filepath.Join(p.State, "lab") }

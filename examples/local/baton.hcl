@@ -1,0 +1,48 @@
+# The local lab as a pipeline file: Packer registers a golden image, Terraform
+# starts one sshd per host on 127.0.0.11, .12, … from it, baton waits until every
+# host answers SSH, Ansible configures them. `go run mage.go deploy` in baton's
+# checkout runs this file (BATON_PIPELINE=local names it too).
+#
+# Its state — the registry of images, the hosts' trees, keys, Terraform's state —
+# lives under .baton/<environment>/, so environments never share hosts' files.
+
+default_environment = "local"
+
+packer "image" {
+  dir      = "packer"
+  template = "lab.pkr.hcl"
+  vars = {
+    registry = "${baton.state}/lab/registry"
+    manifest = "${baton.state}/lab/packer-manifest.json"
+  }
+  # The ID is the manifest's custom_data.template_id: the null builder has none.
+  manifest = "${baton.state}/lab/packer-manifest.json"
+  id_key   = "template_id"
+  # An unchanged build is skipped only while its template is still registered.
+  exists = ["sh", "-c", "test -f \"$1/$BATON_ARTIFACT_ID/id\"", "exists", "${baton.state}/lab/registry"]
+}
+
+terraform "hosts" {
+  dir = "terraform"
+  vars = {
+    template_id = packer.image.artifact_id
+    lab_dir     = "${baton.state}/lab"
+    host_count  = env("BATON_HOSTS", "3")
+    ssh_port    = env("BATON_LAB_PORT", "2222")
+    app_port    = env("BATON_APP_PORT", "8080")
+  }
+  # main.tf has a partial local backend: the state lives with the environment.
+  backend_config = { path = "${baton.state}/terraform.tfstate" }
+}
+
+ansible "configure" {
+  dir       = "ansible"
+  playbook  = "site.yml"
+  inventory = terraform.hosts.ansible_inventory
+  wait_ssh {
+    # Terraform writes each host's key into the lab's known_hosts as it starts it.
+    host_keys   = "known_hosts"
+    known_hosts = "${baton.state}/lab/known_hosts"
+    key_file    = "${baton.state}/lab/client_key"
+  }
+}

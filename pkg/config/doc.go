@@ -1,0 +1,33 @@
+// Package config reads a pipeline file, baton.hcl, into a checked pipeline.
+//
+// A baton.hcl sits at the root of the repository it deploys and describes
+// that repository as it is: which directories hold the Packer templates,
+// the Terraform configurations and the Ansible playbooks, their var files
+// and variable names, and how the stages hand values to each other:
+//
+//	packer "image" {
+//	  dir       = "packer"
+//	  template  = "ubuntu.pkr.hcl"
+//	  var_files = ["variables.pkrvars.hcl"]
+//	}
+//	terraform "infra" {
+//	  dir  = "terraform"
+//	  vars = { vm_clone_vm_id = packer.image.artifact_id }
+//	}
+//	ansible "configure" {
+//	  dir       = "ansible"
+//	  playbook  = "site.yml"
+//	  inventory = terraform.infra.ansible_inventory
+//	}
+//
+// A stage's address is <kind>.<name>. A reference to another stage's
+// product (packer.<name>.artifact_id, terraform.<name>.<output>,
+// command.<name>.<output>) is a handoff: it orders the stages and carries a
+// typed, validated value between them; after = [...] orders stages that
+// pass nothing. Load checks everything it can before any tool starts — the
+// file's syntax and attributes, references, cycles, that directories,
+// templates, var files and playbooks exist, that every variable set is one
+// the Terraform or Packer configuration declares, that every output
+// referred to is one it declares — and reports each problem as
+// baton.hcl:LINE with what was wrong and what is allowed.
+package config

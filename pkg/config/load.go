@@ -1,0 +1,169 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+)
+
+// FileName is the pipeline file's name at the root of a repository.
+const FileName = "baton.hcl"
+
+// maxFile bounds a pipeline file; real ones are a few kilobytes.
+const maxFile = 1 << 20
+
+// Options says which environment a pipeline file is read for.
+type Options struct {
+	// Env is the environment; "" means the file's default_environment, else
+	// "default".
+	Env string
+	// StateRoot is the directory whose .baton/<env> holds the environment's
+	// state; "" means the file's directory.
+	StateRoot string
+	// Getenv reads the environment for env(); nil means os.Getenv.
+	Getenv func(string) string
+}
+
+var (
+	labelRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,30}$`)
+	envRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+)
+
+// ValidEnv reports whether name can name an environment: its state
+// directory and lock are named after it.
+func ValidEnv(name string) error {
+	if !envRE.MatchString(name) {
+		return fmt.Errorf("environment name %q is not valid: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// Load reads and checks the pipeline file at path. Its error, when the
+// file has problems, is a Problems listing each with its line.
+func Load(path string, opts Options) (*Pipeline, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	src, err := readFile(abs)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(abs, src, opts)
+}
+
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("pipeline file %s is not a regular file", path)
+	}
+	if fi.Size() > maxFile {
+		return nil, fmt.Errorf("pipeline file %s is %d bytes; a pipeline file is at most %d", path, fi.Size(), maxFile)
+	}
+	return os.ReadFile(path)
+}
+
+// Parse checks src as the pipeline file at path (absolute); the paths in
+// it are relative to path's directory.
+func Parse(path string, src []byte, opts Options) (*Pipeline, error) {
+	if len(src) > maxFile {
+		return nil, fmt.Errorf("pipeline file %s is %d bytes; a pipeline file is at most %d", path, len(src), maxFile)
+	}
+	ps := newProblems(path)
+	f, ds := hclsyntax.ParseConfig(src, filepath.Base(path), hcl.InitialPos)
+	if ds.HasErrors() {
+		ps.diags(ds, "")
+		return nil, ps.err()
+	}
+	content, ds := f.Body.Content(fileSchema)
+	ps.diags(ds, allowedTop)
+
+	p := &Pipeline{Path: path, Dir: filepath.Dir(path)}
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	d := &decoder{ps: ps, p: p}
+	// The environment first: baton.env and baton.state depend on it.
+	p.Env = opts.Env
+	if a, ok := content.Attributes["default_environment"]; ok {
+		d.ctx = evalContext(p, "", getenv)
+		if s, ok := d.str(a); ok {
+			if err := ValidEnv(s); err != nil {
+				ps.add(a.Range, "default_environment: %v", err)
+			} else if p.Env == "" {
+				p.Env = s
+			}
+		}
+	}
+	if p.Env == "" {
+		p.Env = "default"
+	}
+	if err := ValidEnv(p.Env); err != nil {
+		return nil, fmt.Errorf("BATON_ENV: %w", err)
+	}
+	root := opts.StateRoot
+	if root == "" {
+		root = p.Dir
+	}
+	p.State = filepath.Join(root, ".baton", p.Env)
+	d.ctx = evalContext(p, root, getenv)
+
+	if a, ok := content.Attributes["wrapper"]; ok {
+		p.Wrapper, p.WrapperSet = d.strs(a), true
+	}
+	byAddr := map[string]*Stage{}
+	for _, b := range content.Blocks {
+		s := d.stage(b)
+		if s == nil {
+			continue
+		}
+		if other, dup := byAddr[s.Address()]; dup {
+			ps.add(b.DefRange, "%s is declared twice (first at line %d): give each block its own name", s.Address(), other.Line)
+			continue
+		}
+		byAddr[s.Address()] = s
+		p.Stages = append(p.Stages, s)
+	}
+	if len(p.Stages) == 0 && len(ps.list) == 0 {
+		ps.add(hcl.Range{}, "no stages: add a packer, terraform, ansible or command block")
+	}
+	d.resolve(byAddr)
+	if err := ps.err(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// errNoFile is returned by Find when no pipeline file is there.
+var errNoFile = errors.New("no " + FileName)
+
+// Find returns the pipeline file that BATON_PIPELINE-like spec names: a
+// file, a directory holding baton.hcl, or "" for dir's own baton.hcl.
+func Find(dir, spec string) (string, error) {
+	path := filepath.Join(dir, FileName)
+	if spec != "" {
+		path = spec
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, spec)
+		}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			path = filepath.Join(path, FileName)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%w at %s", errNoFile, path)
+	}
+	return path, nil
+}
+
+// IsNotFound reports whether err is Find's "no baton.hcl".
+func IsNotFound(err error) bool { return errors.Is(err, errNoFile) }
