@@ -17,10 +17,11 @@ func (d *decoder) checkStage(s *Stage, b *hcl.Block, at hcl.Attributes) {
 		}
 		return b.DefRange
 	}
+	if !dirExists(s.Dir) {
+		return // said already
+	}
 	for _, f := range s.VarFiles {
-		if !d.fileExists(rng("var_files"), s.Address(), "var file", filepath.Join(s.Dir, f)) {
-			continue
-		}
+		d.fileExists(rng("var_files"), s.Address(), "var file", filepath.Join(s.Dir, f))
 	}
 	switch s.Kind {
 	case Packer:
@@ -35,9 +36,6 @@ func (d *decoder) checkStage(s *Stage, b *hcl.Block, at hcl.Attributes) {
 		}
 		d.declaredVars(s, rng("vars"), decl, "the template "+rel(d.p.Dir, tmpl))
 	case Terraform:
-		if !dirExists(s.Dir) {
-			return
-		}
 		decl, err := terraformDeclared(s.Dir)
 		if err != nil {
 			d.ps.add(rng("dir"), "%s: cannot read the configuration's variables: %v", s.Address(), err)

@@ -122,12 +122,14 @@ func Parse(path string, src []byte, opts Options) (*Pipeline, error) {
 	}
 	byAddr := map[string]*Stage{}
 	for _, b := range content.Blocks {
+		nrefs := len(d.refs)
 		s := d.stage(b)
 		if s == nil {
 			continue
 		}
 		if other, dup := byAddr[s.Address()]; dup {
 			ps.add(b.DefRange, "%s is declared twice (first at line %d): give each block its own name", s.Address(), other.Line)
+			d.refs = d.refs[:nrefs] // the second block's references mean nothing
 			continue
 		}
 		byAddr[s.Address()] = s

@@ -1,0 +1,7 @@
+variable "vm_clone_vm_id" {
+  type = number
+}
+variable "vm_name" {
+  type    = string
+  default = "jump"
+}
