@@ -16,7 +16,7 @@ type decoder struct {
 	ps   *problems
 	p    *Pipeline
 	ctx  *hcl.EvalContext
-	refs []*ref  // every reference to another stage, checked by resolve
+	refs []*ref // every reference to another stage, checked by resolve
 	cur  *Stage // the stage being decoded
 }
 

@@ -174,7 +174,7 @@ func TestBadFiles(t *testing.T) {
 		{"unknown output", replace(`inventory = terraform.infra.ansible_inventory`, `inventory = terraform.infra.inventory`), "baton.hcl:18:", []string{`no output "inventory"`, "ansible_inventory, vm_ip"}},
 		{"packer output", replace(`packer.image.artifact_id`, `packer.image.id`), "baton.hcl:11:", []string{"artifact_id only"}},
 		{"ansible output", replace(`HOST = terraform.infra.vm_ip`, `HOST = ansible.configure.host`), "baton.hcl:33:", []string{"gives no outputs", "after = [ansible.configure]"}},
-		{"command output", replace(`outputs = ["status"]`, `outputs = []`)+"\nterraform \"x\" {\n  dir = \"apps\"\n  vars = { hosts = command.smoke.status }\n}\n", "baton.hcl:40:", []string{`no output "status"`}},
+		{"command output", replace(`outputs = ["status"]`, `outputs = []`) + "\nterraform \"x\" {\n  dir = \"apps\"\n  vars = { hosts = command.smoke.status }\n}\n", "baton.hcl:40:", []string{`no output "status"`}},
 		{"image as inventory", replace(`inventory = terraform.infra.ansible_inventory`, `inventory = packer.image.artifact_id`), "baton.hcl:18:", []string{"not an inventory"}},
 		{"in an expression", replace(`{ vm_clone_vm_id = packer.image.artifact_id }`, `{ vm_clone_vm_id = "${packer.image.artifact_id}0" }`), "baton.hcl:11:", []string{"only be used alone"}},
 		{"ref where fixed", replace(`playbook  = "playbooks/site.yml"`, `playbook  = terraform.infra.vm_ip`), "baton.hcl:17:", []string{"cannot be used here"}},

@@ -54,7 +54,9 @@ var (
 func (c *Command) Name() string { return c.StageName }
 
 // Needs implements pipeline.Stage.
-func (c *Command) Needs() []handoff.Def { return append(append([]handoff.Def(nil), c.Uses...), varDefs(c.EnvVars)...) }
+func (c *Command) Needs() []handoff.Def {
+	return append(append([]handoff.Def(nil), c.Uses...), varDefs(c.EnvVars)...)
+}
 
 // Gives implements pipeline.Stage.
 func (c *Command) Gives() []handoff.Def {
