@@ -31,6 +31,10 @@ func History(ctx context.Context) error {
 		return err
 	}
 	if os.Getenv("BATON_JSON") == "1" {
+		// The warnings go to stderr, so that the JSON stays JSON.
+		for _, pr := range problems {
+			fmt.Fprintf(os.Stderr, "warning: run history damaged: %v\n", pr)
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(recs)
