@@ -15,7 +15,7 @@ import (
 type runRow struct {
 	Env, ID, Target, Mode, Status, User, Host string
 	Trigger                                   string
-	When, Ago, Duration                       string
+	When, Short, Ago, Duration                string
 	Commit, CommitShort, CommitURL            string
 	Dirty                                     bool
 	TemplateID                                string
@@ -34,7 +34,7 @@ func (h *Handler) row(r *ledger.Record) *runRow {
 	row := &runRow{
 		Env: h.mask(r.Env), ID: h.mask(r.RunID), Target: h.mask(r.Target), Mode: h.mask(r.Mode),
 		Status: h.mask(r.Status), User: h.mask(r.User), Host: h.mask(r.Host), Trigger: h.mask(trigger(r)),
-		When: r.Start.Format(timeFormat), Ago: ago(h.opts.Now().Sub(r.Start)),
+		When: r.Start.Format(timeFormat), Short: r.Start.Format("2006-01-02 15:04"), Ago: ago(h.opts.Now().Sub(r.Start)),
 		Duration: duration(h.duration(r)), Dirty: r.GitDirty,
 		TemplateID: h.mask(r.Handoffs["template_id"].Display), RollbackOf: h.mask(r.RollbackOf),
 		Error: h.mask(firstLine(r.Error)),

@@ -114,7 +114,10 @@ func (h *Handler) stage(st pipeline.StageResult, start time.Time) stageView {
 		v.Attempts = strconv.Itoa(st.Attempts)
 	}
 	if !st.Start.IsZero() {
-		v.Offset = "+" + duration(max(st.Start.Sub(start), time.Millisecond))
+		v.Offset = "+0s"
+		if d := st.Start.Sub(start); d > 0 {
+			v.Offset = "+" + duration(d)
+		}
 	}
 	v.Fingershort = v.Fingerprint
 	if len(v.Fingershort) > 12 {

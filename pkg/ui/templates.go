@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -18,6 +19,12 @@ var assets embed.FS
 var funcs = template.FuncMap{
 	"lower": strings.ToLower,
 	"minus": func(a, b int) int { return a - b },
+	"plural": func(n int, what string) string {
+		if n == 1 {
+			return "1 " + what
+		}
+		return strconv.Itoa(n) + " " + what + "s"
+	},
 }
 
 // parsePages parses each page with the layout it shares.

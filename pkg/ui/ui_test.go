@@ -150,8 +150,8 @@ func TestHistory(t *testing.T) {
 	}{
 		{"env=staging", []string{"2 runs", "20260301T093000-d0d0", "20260301T090000-5a5a"}, []string{"-aaaa"}},
 		{"env=prod&result=failed", []string{"2 runs", "-eeee", "-1eak"}, []string{"-ffff", "-aaaa"}},
-		{"target=rollback", []string{"1 runs", "-cccc"}, []string{"-bbbb"}},
-		{"result=cancelled", []string{"1 runs", "-ffff"}, nil},
+		{"target=rollback", []string{"1 run", "-cccc"}, []string{"-bbbb"}},
+		{"result=cancelled", []string{"1 run", "-ffff"}, nil},
 		{"user=nobody", []string{"0 runs", "No run matches"}, nil},
 	} {
 		body := mustGet(t, h, "/history?"+tc.query)
@@ -329,7 +329,7 @@ func TestReadAgain(t *testing.T) {
 	h := newView(t, f, nil)
 	wantAll(t, "before", mustGet(t, h, "/history"), "0 runs")
 	f.add(t, env, deploy("20260301T100000-aaaa", t0, "8025", pipeline.StatusSucceeded))
-	wantAll(t, "after", mustGet(t, h, "/history"), "1 runs", "20260301T100000-aaaa")
+	wantAll(t, "after", mustGet(t, h, "/history"), "1 run", "20260301T100000-aaaa")
 	wantAll(t, "after", mustGet(t, h, "/"), "8025", "deployed")
 }
 
@@ -392,8 +392,7 @@ func TestLongHistory(t *testing.T) {
 	h := newView(t, f, nil)
 	first := mustGet(t, h, "/history")
 	wantAll(t, "page 1", first, "10000 runs", "page 1 of 200", "2025009999-270f")
-	if n := strings.Count(first, `<tr>
-<td><a class="mono"`); n != 50 {
+	if n := strings.Count(first, `<td class="nowrap"><a class="mono" href="/envs/`); n != 50 {
 		t.Errorf("page 1 has %d rows, want 50", n)
 	}
 	last := mustGet(t, h, "/history?page=200")
