@@ -135,6 +135,7 @@ type outputFile struct {
 	Size       string
 	Lines      []string // newest first
 	Cut        bool     // the file holds more than Lines
+	Open       bool     // shown open: all but a tool's raw output
 }
 
 // outputs reads the end of every output file of the run's stages (the
@@ -163,12 +164,18 @@ func (h *Handler) outputs(env, runID, dir string, stages []pipeline.StageResult)
 			continue
 		}
 		o := output{Stage: h.mask(name)}
+		// A tool's raw output (Packer's machine-readable lines) after
+		// what it printed for people.
+		slices.SortStableFunc(files, func(a, b os.DirEntry) int {
+			return boolCmp(strings.HasSuffix(a.Name(), ".raw.log"), strings.HasSuffix(b.Name(), ".raw.log"))
+		})
 		for _, f := range files {
 			if f.IsDir() || !strings.HasSuffix(f.Name(), ".log") || !safeName.MatchString(f.Name()) {
 				continue
 			}
 			of := h.tail(filepath.Join(dir, name, f.Name()))
 			of.Name = h.mask(f.Name())
+			of.Open = !strings.HasSuffix(f.Name(), ".raw.log")
 			of.Link = runPath(env, runID) + "/files/" + url.PathEscape(name) + "/" + url.PathEscape(f.Name())
 			o.Files = append(o.Files, of)
 		}
@@ -227,4 +234,14 @@ func size(n int64) string {
 		return strconv.FormatInt(n>>10, 10) + " KiB"
 	}
 	return strconv.FormatInt(n>>20, 10) + " MiB"
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
