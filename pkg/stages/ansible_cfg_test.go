@@ -84,7 +84,7 @@ func TestAnsibleINIMatchesAnsibleConfig(t *testing.T) {
 	requireTool(t, "ansible-config")
 	got := map[string][]iniKey{}
 	add := func(defs map[string]struct {
-		Env []struct{ Name string } `json:"env"`
+		Env []struct{ Name string }         `json:"env"`
 		Ini []struct{ Section, Key string } `json:"ini"`
 	}) {
 		for _, d := range defs {
@@ -98,7 +98,7 @@ func TestAnsibleINIMatchesAnsibleConfig(t *testing.T) {
 		}
 	}
 	type defs = map[string]struct {
-		Env []struct{ Name string } `json:"env"`
+		Env []struct{ Name string }         `json:"env"`
 		Ini []struct{ Section, Key string } `json:"ini"`
 	}
 	out, err := exec.Command("ansible-config", "list", "--format", "json").Output()
