@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +78,7 @@ func TestAcceptNew(t *testing.T) {
 	}
 
 	// A changed key is refused, naming the host, the file and the fix.
+	webLine := 1 + slices.Index(readLines(t, path), line(web, "web-1"))
 	web = restart(t, web, client)
 	servers["web-1"] = web
 	var asked []string
@@ -84,7 +86,7 @@ func TestAcceptNew(t *testing.T) {
 		asked = append(asked, addr+"="+strings.Join(recorded, ","))
 		return false, "terraform replaced nothing named web-1"
 	})
-	want := []string{"host key of web-1 (" + web.Addr + ") changed", path + " line 1", "ssh-keygen -f " + path + " -R '" + knownhosts.Normalize(web.Addr) + "'", "terraform replaced nothing named web-1"}
+	want := []string{"host key of web-1 (" + web.Addr + ") changed", fmt.Sprintf("%s line %d", path, webLine), "ssh-keygen -f " + path + " -R '" + knownhosts.Normalize(web.Addr) + "'", "terraform replaced nothing named web-1"}
 	for _, w := range want {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("changed key: %v, want it refused with %q", err, w)
