@@ -144,11 +144,18 @@ func (c *Console) table(s *Summary) {
 	fmt.Fprintln(tw, "STAGE\tSTATUS\tTRIES\tTIME\tRESULT")
 	for _, st := range s.Stages {
 		var result []string
-		for _, h := range st.Given {
-			result = append(result, h.Name+"="+h.Display)
-		}
 		if st.Note != "" {
 			result = append(result, st.Note)
+		}
+		// A few handoffs, named within the stage; the run's files and
+		// record have them all.
+		const shown = 2
+		for i, h := range st.Given {
+			if i == shown {
+				result = append(result, fmt.Sprintf("+%d more", len(st.Given)-shown))
+				break
+			}
+			result = append(result, strings.TrimPrefix(h.Name, st.Name+".")+"="+h.Display)
 		}
 		if st.Reason != "" {
 			result = append(result, st.Reason)
