@@ -71,6 +71,11 @@ func TestWaitForSSHHostThatStartsLate(t *testing.T) {
 }
 
 func TestWaitForSSHFailures(t *testing.T) {
+	// stop ends the current case's wait; a host that keeps failing its
+	// readiness command calls it from its second probe on, so the error
+	// is a whole probe's however slow the machine, not a timeout's.
+	var stop context.CancelFunc
+	var execs atomic.Int32
 	tests := []struct {
 		name   string
 		server sshtest.Options
@@ -87,8 +92,13 @@ func TestWaitForSSHFailures(t *testing.T) {
 		{name: "stalled handshake", server: sshtest.Options{Stall: true}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.HandshakeTimeout, o.Timeout = 200*time.Millisecond, time.Second
 		}, want: []string{"h1 never became ready", "timed out"}},
-		{name: "readiness command fails", server: sshtest.Options{Exec: func(string) (string, int) { return "status: error", 1 }}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
-			o.ReadyCommand, o.Timeout = "cloud-init status --wait", time.Second
+		{name: "readiness command fails", server: sshtest.Options{Exec: func(string) (string, int) {
+			if execs.Add(1) >= 2 {
+				stop()
+			}
+			return "status: error", 1
+		}}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
+			o.ReadyCommand = "cloud-init status --wait"
 		}, want: []string{"exited 1", "status: error"}},
 		{name: "no host key policy", edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.HostKeys = pipeline.HostKeyPolicy{}
@@ -101,7 +111,11 @@ func TestWaitForSSHFailures(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&o, s)
 			}
-			err := pipeline.WaitForSSH(context.Background(), []pipeline.SSHHost{host("h1", s)}, o)
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			defer stop()
+			execs.Store(0)
+			err := pipeline.WaitForSSH(ctx, []pipeline.SSHHost{host("h1", s)}, o)
 			if err == nil {
 				t.Fatal("no error")
 			}
