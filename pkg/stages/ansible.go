@@ -54,6 +54,9 @@ type Ansible struct {
 	// Plain turns off the fast defaults (pipelining, ControlPersist) to
 	// run with Ansible's own, e.g. for a benchmark.
 	Plain bool
+	// Mitogen runs the play with Mitogen's mitogen_linear strategy (see
+	// ansible_mitogen.go); it refuses an ansible-core Mitogen does not support.
+	Mitogen bool
 	// RunAfter names stages this one must follow, such as the wait for SSH.
 	RunAfter []string
 	// CacheDir, when set, remembers playbooks that passed the syntax check,
@@ -390,6 +393,9 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 			opt = "'" + strings.ReplaceAll(`UserKnownHostsFile="`+a.KnownHosts+`"`, "'", `'"'"'`) + "'"
 		}
 		env["ANSIBLE_SSH_ARGS"] = strings.TrimSpace(env["ANSIBLE_SSH_ARGS"] + " -o " + opt + " -o StrictHostKeyChecking=yes")
+	}
+	if err := a.mitogenEnv(ctx, bin, env); err != nil {
+		return nil, err
 	}
 	// The user's own settings win over these defaults.
 	for k, v := range env {
