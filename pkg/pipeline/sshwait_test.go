@@ -269,7 +269,7 @@ func TestWaitForSSHReadinessCommand(t *testing.T) {
 		name         string
 		exits        []int // one per probe; the last repeats
 		codes        []int // ReadyExitCodes
-		stopAfter    int // when set, the wait is cancelled as probe stopAfter runs
+		stopAfter    int   // when set, the wait is cancelled as probe stopAfter runs
 		wantErr      string
 		wantAttempts int // when ready
 	}{
