@@ -32,7 +32,7 @@ func TestCommandGetsEventOnStdinAndInEnv(t *testing.T) {
 	n := New(fastOptions(cmd))
 	ev := testEvent()
 	n.Send(ev)
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	stdin, err := os.ReadFile(filepath.Join(dir, "stdin"))
@@ -167,7 +167,7 @@ func TestCommandExitStatus(t *testing.T) {
 			cmd, dir := helperCommand(t, "fail", strconv.Itoa(tc.code))
 			n := New(fastOptions(cmd))
 			n.Send(testEvent())
-			err := closeWithin(t, n, 10*time.Second)
+			err := closeWithin(t, n, time.Minute)
 			var cerr *CommandError
 			if !errors.As(err, &cerr) || cerr.ExitCode != tc.code || cerr.Stderr != "oops" {
 				t.Fatalf("got %v, want a CommandError with exit status %d and stderr oops", err, tc.code)
