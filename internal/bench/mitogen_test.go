@@ -27,8 +27,12 @@ func BenchmarkMitogen(b *testing.B) {
 			if err := os.WriteFile(inv, lab.LocalInventory(b, testlab.FreePort(b, lab.Hosts[0].Address)), 0o600); err != nil {
 				b.Fatal(err)
 			}
-			baton := &stages.Ansible{Dir: playbooks, KnownHosts: lab.KnownHosts}
-			mitogen := &stages.Ansible{Dir: playbooks, KnownHosts: lab.KnownHosts, Mitogen: true}
+			// Mitogen's connection timeout (ANSIBLE_TIMEOUT) covers starting
+			// its remote interpreter, which on a loaded machine takes more
+			// than the default 10 s: both ways get 120 s.
+			exec := stages.Exec{Env: []string{"ANSIBLE_TIMEOUT=120"}}
+			baton := &stages.Ansible{Dir: playbooks, KnownHosts: lab.KnownHosts, Exec: exec}
+			mitogen := &stages.Ansible{Dir: playbooks, KnownHosts: lab.KnownHosts, Mitogen: true, Exec: exec}
 			opts := pipeline.Options{Args: map[string]string{"inventory": inv}}
 			first := runStages(b, opts, baton) // configures the hosts
 			runStages(b, opts, mitogen)

@@ -152,7 +152,10 @@ func TestAnsibleMitogenRunsTheLabPlaybook(t *testing.T) {
 	if err := os.WriteFile(inv, lab.LocalInventory(t, app), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &Ansible{Dir: "../../examples/local/ansible", KnownHosts: lab.KnownHosts, Mitogen: true}
+	// Mitogen's connection timeout (Ansible's, 10 s by default) covers the
+	// start of its remote interpreter too, which a loaded machine can take
+	// longer than that for: here it is a hang guard only.
+	a := &Ansible{Dir: "../../examples/local/ansible", KnownHosts: lab.KnownHosts, Mitogen: true, Exec: Exec{Env: []string{"ANSIBLE_TIMEOUT=120"}}}
 	env := map[string]string{}
 	if err := a.mitogenEnv(ctx, bin, env); err != nil || env["ANSIBLE_STRATEGY"] != MitogenStrategy {
 		t.Fatalf("settings %v, %v: want Mitogen's strategy", env, err)
