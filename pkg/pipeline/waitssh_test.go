@@ -145,19 +145,38 @@ func TestWaitForSSHReadinessExitCodes(t *testing.T) {
 func TestWaitForSSHListsHostsNeverReady(t *testing.T) {
 	up1 := sshtest.Start(t, sshtest.Options{})
 	up2 := sshtest.Start(t, sshtest.Options{})
-	down := sshtest.New(t, sshtest.Options{}) // never started
-	o := opts(up1, up1.HostKey, up2.HostKey, down.HostKey)
+	stuck := sshtest.Start(t, sshtest.Options{Stall: true}) // accepts, never answers
+	o := opts(up1, up1.HostKey, up2.HostKey, stuck.HostKey)
 	o.Signers = []ssh.Signer{up1.Client, up2.Client}
-	o.Timeout = time.Second
-	err := pipeline.WaitForSSH(context.Background(), []pipeline.SSHHost{host("up-1", up1), host("down", down), host("up-2", up2)}, o)
+	o.HandshakeTimeout, o.Timeout = 100*time.Millisecond, time.Minute
+	// The wait is given up once both up hosts are ready and the stuck one
+	// has failed two whole probes (its third has begun): by events, not
+	// by a timeout that a loaded machine reaches before a handshake ends.
+	ctx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	var ready atomic.Int32
+	readyBoth := make(chan struct{})
+	o.OnReady = func(pipeline.SSHHost, int, time.Duration) {
+		if ready.Add(1) == 2 {
+			close(readyBoth)
+		}
+	}
+	go func() {
+		<-readyBoth
+		for i := 0; stuck.Accepted.Load() < 3 && i < 6000; i++ { // 6000 × 10ms: a hang guard
+			time.Sleep(10 * time.Millisecond)
+		}
+		giveUp()
+	}()
+	err := pipeline.WaitForSSH(ctx, []pipeline.SSHHost{host("up-1", up1), host("stuck", stuck), host("up-2", up2)}, o)
 	var we *pipeline.SSHWaitError
 	if !errors.As(err, &we) {
 		t.Fatalf("err = %v, want *SSHWaitError", err)
 	}
-	if len(we.NotReady) != 1 || we.NotReady[0].Host.Name != "down" || we.NotReady[0].Attempts < 2 {
-		t.Errorf("not ready = %v, want just down, probed more than once", we.NotReady)
+	if len(we.NotReady) != 1 || we.NotReady[0].Host.Name != "stuck" || we.NotReady[0].Attempts < 2 {
+		t.Errorf("not ready = %v, want just stuck, probed more than once", we.NotReady)
 	}
-	if !strings.Contains(err.Error(), "connection refused") {
+	if !strings.Contains(err.Error(), "handshake timed out") {
 		t.Errorf("error %q does not carry the last error", err)
 	}
 }
