@@ -78,6 +78,24 @@ type Host struct {
 // Dir is the host's own directory, its lab_dir in the inventory.
 func (h *Host) Dir() string { return h.dir }
 
+// Home is the host's own home directory, HOME in its sessions: empty, so
+// no shell start-up file of the machine's account is read.
+func (h *Host) Home() string { return filepath.Join(h.dir, "home") }
+
+// SessionPath is PATH in every session of a lab host.
+const SessionPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// SessionEnv is the sshd_config of a host whose sessions start in the
+// lab's own environment, as examples/local's host-up.sh writes it: HOME
+// is home, so every shell's rc files are the lab's; SHLVL=1 makes bash
+// skip the rc files it reads when started by sshd; PATH is SessionPath;
+// no ~/.ssh/rc or ~/.ssh/environment. Without it a session runs after the
+// machine's login-shell start-up (root's ~/.bashrc may run pyenv init,
+// half a second per command).
+func SessionEnv(home string) string {
+	return fmt.Sprintf("SetEnv %q PATH=%s SHLVL=1\nPermitUserRC no\nPermitUserEnvironment no\n", "HOME="+home, SessionPath)
+}
+
 // Addr is host:port.
 func (h *Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 
@@ -103,7 +121,7 @@ func New(t testing.TB, n int) *Lab {
 	for i := 0; i < n; i++ {
 		h := &Host{Name: fmt.Sprintf("host-%d", i+1), Address: fmt.Sprintf("127.0.0.%d", 11+i), lab: lab}
 		h.dir = filepath.Join(lab.Dir, h.Name)
-		if err := os.MkdirAll(h.dir, 0o700); err != nil {
+		if err := os.MkdirAll(h.Home(), 0o700); err != nil {
 			t.Fatal(err)
 		}
 		_, hpriv, _ := ed25519.GenerateKey(rand.Reader)
@@ -127,7 +145,7 @@ KbdInteractiveAuthentication no
 Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel ERROR
 MaxStartups 200:30:400
-`, h.Addr(), filepath.Join(h.dir, "host_key"), filepath.Join(h.dir, "authorized_keys"))
+%s`, h.Addr(), filepath.Join(h.dir, "host_key"), filepath.Join(h.dir, "authorized_keys"), SessionEnv(h.Home()))
 		if err := os.WriteFile(filepath.Join(h.dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}

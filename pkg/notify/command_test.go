@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -30,7 +32,7 @@ func TestCommandGetsEventOnStdinAndInEnv(t *testing.T) {
 	n := New(fastOptions(cmd))
 	ev := testEvent()
 	n.Send(ev)
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	stdin, err := os.ReadFile(filepath.Join(dir, "stdin"))
@@ -59,27 +61,96 @@ func TestCommandGetsEventOnStdinAndInEnv(t *testing.T) {
 	}
 }
 
-func TestCommandKilledOnTimeout(t *testing.T) {
+// expiring is a context that ends with DeadlineExceeded when the test
+// says so, not when a clock does: a timeout that cannot fire before the
+// program has started, however slow the machine.
+type expiring struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpiring() *expiring {
+	return &expiring{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (e *expiring) expire()               { e.once.Do(func() { close(e.done) }) }
+func (e *expiring) Done() <-chan struct{} { return e.done }
+func (e *expiring) Err() error {
+	select {
+	case <-e.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// waitFile waits, a bounded number of times, until path is not empty.
+func waitFile(t *testing.T, path string) []byte {
+	t.Helper()
+	for range 3000 { // 3000 × 20ms: only a hang takes this long
+		if data, _ := os.ReadFile(path); len(data) > 0 {
+			return data
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s is still empty after a minute", path)
+	return nil
+}
+
+// A command still running when its attempt's time is up is killed, with
+// everything in its process group: proved on a program known to be
+// running (it wrote its PID) when the deadline comes.
+func TestCommandKilledWhenItsTimeIsUp(t *testing.T) {
 	cmd, dir := helperCommand(t, "hang")
-	opts := fastOptions(cmd)
-	opts.Timeout = 300 * time.Millisecond
-	n := New(opts)
-	n.Send(testEvent())
-	err := closeWithin(t, n, 10*time.Second)
+	ctx := newExpiring()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Deliver(ctx, testEvent()) }()
+	pid, _ := strconv.Atoi(string(waitFile(t, filepath.Join(dir, "pid"))))
+	ctx.expire()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("Deliver has not returned a minute after its context ended")
+	}
 	var cerr *CommandError
 	if !errors.As(err, &cerr) || cerr.ExitCode != -1 || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got %v, want a CommandError for a killed command", err)
 	}
-	if got, want := runs(t, dir), 1; got != want {
-		t.Errorf("ran %d times, want %d: a hanging command is not retried", got, want)
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("process %d: got %v, want it gone", pid, err)
 	}
-	pid, err := os.ReadFile(filepath.Join(dir, "pid"))
-	if err != nil {
-		t.Fatal(err)
+}
+
+// attempts counts a channel's attempts, on the caller's side: an attempt
+// counts even when its time was up before the program could start.
+type attempts struct {
+	Channel
+	n atomic.Int32
+}
+
+func (a *attempts) Deliver(ctx context.Context, ev Event) error {
+	a.n.Add(1)
+	return a.Channel.Deliver(ctx, ev)
+}
+
+// A command that outlives its attempt is not run again: a timeout is not
+// a temporary failure of the program's own saying (ExitTempFail).
+func TestCommandTimedOutIsNotRetried(t *testing.T) {
+	cmd, _ := helperCommand(t, "hang")
+	ch := &attempts{Channel: cmd}
+	opts := fastOptions(ch)
+	opts.Timeout = 50 * time.Millisecond // fires before or after the program starts: either way
+	n := New(opts)
+	n.Send(testEvent())
+	err := closeWithin(t, n, time.Minute)
+	var cerr *CommandError
+	if !errors.As(err, &cerr) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want a CommandError for a command whose time was up", err)
 	}
-	p, _ := strconv.Atoi(string(pid))
-	if err := syscall.Kill(p, 0); !errors.Is(err, syscall.ESRCH) {
-		t.Errorf("process %d: got %v, want it gone", p, err)
+	if got, want := ch.n.Load(), int32(1); got != want {
+		t.Errorf("%d attempts, want %d: a hanging command is not retried", got, want)
 	}
 }
 
@@ -96,7 +167,7 @@ func TestCommandExitStatus(t *testing.T) {
 			cmd, dir := helperCommand(t, "fail", strconv.Itoa(tc.code))
 			n := New(fastOptions(cmd))
 			n.Send(testEvent())
-			err := closeWithin(t, n, 10*time.Second)
+			err := closeWithin(t, n, time.Minute)
 			var cerr *CommandError
 			if !errors.As(err, &cerr) || cerr.ExitCode != tc.code || cerr.Stderr != "oops" {
 				t.Fatalf("got %v, want a CommandError with exit status %d and stderr oops", err, tc.code)

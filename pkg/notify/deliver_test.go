@@ -28,7 +28,7 @@ func TestRetriesServerErrorsUntilAccepted(t *testing.T) {
 	opts.OnError = log.onError
 	n := New(opts)
 	n.Send(testEvent())
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if got, want := ep.requests(), 3; got != want {
@@ -43,7 +43,7 @@ func TestClientErrorIsNotRetried(t *testing.T) {
 	ep := newEndpoint(t, status(http.StatusBadRequest))
 	n := New(fastOptions(&Slack{URL: ep.secretURL(t)}))
 	n.Send(testEvent())
-	err := closeWithin(t, n, 10*time.Second)
+	err := closeWithin(t, n, time.Minute)
 	if got, want := ep.requests(), 1; got != want {
 		t.Errorf("got %d requests, want %d", got, want)
 	}
@@ -65,7 +65,7 @@ func TestTooManyRequestsHonoursRetryAfter(t *testing.T) {
 	})
 	n := New(fastOptions(&Discord{URL: ep.secretURL(t)}))
 	n.Send(testEvent())
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	if got, want := ep.requests(), 2; got != want {
@@ -84,7 +84,7 @@ func TestRetryAfterAboveMaxWaitIsNotAwaited(t *testing.T) {
 	})
 	n := New(fastOptions(&Webhook{URL: ep.secretURL(t)}))
 	n.Send(testEvent())
-	err := closeWithin(t, n, 5*time.Second)
+	err := closeWithin(t, n, time.Minute)
 	if got, want := ep.requests(), 1; got != want {
 		t.Errorf("got %d requests, want %d", got, want)
 	}
@@ -109,7 +109,7 @@ func TestNetworkErrorIsRetriedThenReported(t *testing.T) {
 	opts.OnError = log.onError
 	n := New(opts)
 	n.Send(testEvent())
-	err = closeWithin(t, n, 10*time.Second)
+	err = closeWithin(t, n, time.Minute)
 	d := deliveryError(t, err)
 	if d.Attempts != 3 || !strings.Contains(err.Error(), "POST <redacted>") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("got %q after %d attempts, want 3 attempts and a refused POST <redacted>", err, d.Attempts)
@@ -129,12 +129,14 @@ func TestHangingEndpointTimesOutWithoutBlockingSend(t *testing.T) {
 
 	// That Send does not wait for a delivery is TestSendToEveryChannelConcurrently's.
 	n.Send(testEvent())
-	err := closeWithin(t, n, 10*time.Second)
+	err := closeWithin(t, n, time.Minute)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 100ms") {
 		t.Errorf("got %v, want attempts that timed out", err)
 	}
-	if got, want := ep.requests(), 2; got != want {
-		t.Errorf("got %d requests, want %d", got, want)
+	// Counted by the client: under load an attempt's 100ms can end before
+	// its request has reached the endpoint.
+	if got, want := deliveryError(t, err).Attempts, 2; got != want {
+		t.Errorf("got %d attempts, want %d", got, want)
 	}
 }
 
@@ -151,7 +153,7 @@ func TestChannelPanicIsAFailedDelivery(t *testing.T) {
 	ch := &panicky{}
 	n := New(fastOptions(ch))
 	n.Send(testEvent())
-	err := closeWithin(t, n, 10*time.Second)
+	err := closeWithin(t, n, time.Minute)
 	if err == nil || !strings.Contains(err.Error(), "channel panicky panicked: oh no") {
 		t.Errorf("got %v, want the panic as an error", err)
 	}

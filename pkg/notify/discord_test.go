@@ -14,7 +14,7 @@ func TestDiscordPayload(t *testing.T) {
 	ev.Kind, ev.Status, ev.Error = Failure, "failed", "terraform apply: @everyone look"
 	n := New(fastOptions(&Discord{URL: ep.secretURL(t)}))
 	n.Send(ev)
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	var msg struct {

@@ -15,7 +15,7 @@ func TestSlackPayload(t *testing.T) {
 	ev.Kind, ev.Error = Failure, "POST <redacted>: 500 & more"
 	n := New(fastOptions(&Slack{URL: ep.secretURL(t)}))
 	n.Send(ev)
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	var msg map[string]any

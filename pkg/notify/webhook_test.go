@@ -11,7 +11,7 @@ func TestWebhookPayload(t *testing.T) {
 	n := New(fastOptions(&Webhook{URL: ep.secretURL(t)}))
 	ev := testEvent()
 	n.Send(ev)
-	if err := closeWithin(t, n, 10*time.Second); err != nil {
+	if err := closeWithin(t, n, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	want, err := json.Marshal(ev)

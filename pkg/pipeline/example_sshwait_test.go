@@ -52,31 +52,43 @@ func ExampleWaitForSSH_readyCommand() {
 	// error: <nil>
 }
 
-// When the wait times out, the *SSHWaitError lists every host that never
-// became ready, each with its last error; the hosts that did are not in
-// it.
+// When the wait ends — it times out, or, as here, it is given up — the
+// *SSHWaitError lists every host that never became ready, each with its
+// last error; the hosts that did are not in it.
 func ExampleSSHWaitError() {
 	up := startedServer(sshtest.Options{})
 	defer up.Close()
-	down, err := sshtest.NewServer(sshtest.Options{}) // never started
-	if err != nil {
-		panic(err)
-	}
-	defer down.Close()
+	stuck := startedServer(sshtest.Options{Stall: true}) // accepts, never answers
+	defer stuck.Close()
 
 	hosts := []pipeline.SSHHost{
 		{Name: "web-1", Addr: up.Addr, User: "root"},
-		{Name: "db-1", Addr: down.Addr, User: "root"},
+		{Name: "db-1", Addr: stuck.Addr, User: "root"},
 	}
-	err = pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
-		Signers:  []ssh.Signer{up.Client},
-		HostKeys: pipeline.PinnedHostKeys(up.HostKey, down.HostKey),
-		Timeout:  300 * time.Millisecond,
+	// Give up once web-1 is ready and db-1 has failed a whole probe (its
+	// second has begun): by those events, not a clock, however slow the
+	// machine.
+	ctx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	ready := make(chan struct{})
+	go func() {
+		<-ready
+		for i := 0; stuck.Accepted.Load() < 2 && i < 6000; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		giveUp()
+	}()
+	err := pipeline.WaitForSSH(ctx, hosts, pipeline.SSHWaitOptions{
+		Signers:          []ssh.Signer{up.Client},
+		HostKeys:         pipeline.PinnedHostKeys(up.HostKey, stuck.HostKey),
+		HandshakeTimeout: 100 * time.Millisecond,
+		Timeout:          time.Minute,
+		OnReady:          func(pipeline.SSHHost, int, time.Duration) { close(ready) },
 	})
 	var wait *pipeline.SSHWaitError
 	if errors.As(err, &wait) {
 		for _, h := range wait.NotReady {
-			fmt.Println("not ready:", h.Host.Name, "-", strings.Contains(h.Err.Error(), "connection refused"))
+			fmt.Println("not ready:", h.Host.Name, "-", strings.Contains(h.Err.Error(), "handshake timed out"))
 		}
 	}
 	// Output:

@@ -6,7 +6,6 @@ package pipeline_test
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -270,13 +269,13 @@ func TestWaitForSSHReadinessCommand(t *testing.T) {
 		name         string
 		exits        []int // one per probe; the last repeats
 		codes        []int // ReadyExitCodes
-		timeout      time.Duration
+		stopAfter    int   // when set, the wait is cancelled as probe stopAfter runs
 		wantErr      string
 		wantAttempts int // when ready
 	}{
 		{name: "fails, then passes", exits: []int{1, 1, 0}, wantAttempts: 3},
 		{name: "done with warnings", exits: []int{1, 2}, wantAttempts: 2},
-		{name: "2 not accepted when only 0 is", exits: []int{2}, codes: []int{0}, timeout: 300 * time.Millisecond, wantErr: "exited 2"},
+		{name: "2 not accepted when only 0 is", exits: []int{2}, codes: []int{0}, stopAfter: 2, wantErr: "exited 2"},
 		{name: "a code of the caller's", exits: []int{3}, codes: []int{3}, wantAttempts: 1},
 	}
 	for _, tt := range tests {
@@ -285,9 +284,17 @@ func TestWaitForSSHReadinessCommand(t *testing.T) {
 				calls atomic.Int64
 				cmds  sync.Map
 			)
+			// A host that never passes is given up on when a second probe
+			// runs, i.e. once a whole probe has failed: by that event, not
+			// by a timeout a slow machine could reach before any probe ends.
+			ctx, stop := context.WithCancel(context.Background())
+			defer stop()
 			s := sshtest.Start(t, sshtest.Options{Exec: func(cmd string) (string, int) {
 				cmds.Store(cmd, true)
 				n := int(calls.Add(1)) - 1
+				if tt.stopAfter > 0 && n+1 >= tt.stopAfter {
+					stop()
+				}
 				code := tt.exits[min(n, len(tt.exits)-1)]
 				return fmt.Sprintf("probe %d: exit %d\n", n+1, code), code
 			}})
@@ -295,12 +302,12 @@ func TestWaitForSSHReadinessCommand(t *testing.T) {
 			o := pipeline.SSHWaitOptions{
 				Signers:        []ssh.Signer{s.Client},
 				HostKeys:       pipeline.PinnedHostKeys(s.HostKey),
-				Timeout:        cmp.Or(tt.timeout, time.Minute),
+				Timeout:        time.Minute,
 				ReadyCommand:   "cloud-init status --wait",
 				ReadyExitCodes: tt.codes,
 				OnReady:        func(_ pipeline.SSHHost, n int, _ time.Duration) { attempts.Store(int64(n)) },
 			}
-			err := waitFor(t, context.Background(), []pipeline.SSHHost{sshHost("web-1", s)}, o)
+			err := waitFor(t, ctx, []pipeline.SSHHost{sshHost("web-1", s)}, o)
 			if _, ok := cmds.Load("cloud-init status --wait"); !ok {
 				t.Error("the readiness command never ran")
 			}

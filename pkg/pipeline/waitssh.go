@@ -158,7 +158,11 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 				if err != nil && prev != nil && ended(ctx) {
 					// Cut short by the end of the wait: its error (a
 					// closed connection) says less than the one before.
-					return fmt.Errorf("%w; last attempt: %w", ctx.Err(), prev)
+					cause := ctx.Err()
+					if cause == nil { // past the deadline, before ctx's timer says so
+						cause = context.DeadlineExceeded
+					}
+					return fmt.Errorf("%w; last attempt: %w", cause, prev)
 				}
 				prev = err
 				return err

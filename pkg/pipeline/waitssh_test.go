@@ -71,6 +71,11 @@ func TestWaitForSSHHostThatStartsLate(t *testing.T) {
 }
 
 func TestWaitForSSHFailures(t *testing.T) {
+	// stop ends the current case's wait; a host that keeps failing its
+	// readiness command calls it from its second probe on, so the error
+	// is a whole probe's however slow the machine, not a timeout's.
+	var stop context.CancelFunc
+	var execs atomic.Int32
 	tests := []struct {
 		name   string
 		server sshtest.Options
@@ -87,8 +92,13 @@ func TestWaitForSSHFailures(t *testing.T) {
 		{name: "stalled handshake", server: sshtest.Options{Stall: true}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.HandshakeTimeout, o.Timeout = 200*time.Millisecond, time.Second
 		}, want: []string{"h1 never became ready", "timed out"}},
-		{name: "readiness command fails", server: sshtest.Options{Exec: func(string) (string, int) { return "status: error", 1 }}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
-			o.ReadyCommand, o.Timeout = "cloud-init status --wait", time.Second
+		{name: "readiness command fails", server: sshtest.Options{Exec: func(string) (string, int) {
+			if execs.Add(1) >= 2 {
+				stop()
+			}
+			return "status: error", 1
+		}}, edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
+			o.ReadyCommand = "cloud-init status --wait"
 		}, want: []string{"exited 1", "status: error"}},
 		{name: "no host key policy", edit: func(o *pipeline.SSHWaitOptions, s *sshtest.Server) {
 			o.HostKeys = pipeline.HostKeyPolicy{}
@@ -101,7 +111,11 @@ func TestWaitForSSHFailures(t *testing.T) {
 			if tt.edit != nil {
 				tt.edit(&o, s)
 			}
-			err := pipeline.WaitForSSH(context.Background(), []pipeline.SSHHost{host("h1", s)}, o)
+			var ctx context.Context
+			ctx, stop = context.WithCancel(context.Background())
+			defer stop()
+			execs.Store(0)
+			err := pipeline.WaitForSSH(ctx, []pipeline.SSHHost{host("h1", s)}, o)
 			if err == nil {
 				t.Fatal("no error")
 			}
@@ -131,19 +145,38 @@ func TestWaitForSSHReadinessExitCodes(t *testing.T) {
 func TestWaitForSSHListsHostsNeverReady(t *testing.T) {
 	up1 := sshtest.Start(t, sshtest.Options{})
 	up2 := sshtest.Start(t, sshtest.Options{})
-	down := sshtest.New(t, sshtest.Options{}) // never started
-	o := opts(up1, up1.HostKey, up2.HostKey, down.HostKey)
+	stuck := sshtest.Start(t, sshtest.Options{Stall: true}) // accepts, never answers
+	o := opts(up1, up1.HostKey, up2.HostKey, stuck.HostKey)
 	o.Signers = []ssh.Signer{up1.Client, up2.Client}
-	o.Timeout = time.Second
-	err := pipeline.WaitForSSH(context.Background(), []pipeline.SSHHost{host("up-1", up1), host("down", down), host("up-2", up2)}, o)
+	o.HandshakeTimeout, o.Timeout = 100*time.Millisecond, time.Minute
+	// The wait is given up once both up hosts are ready and the stuck one
+	// has failed two whole probes (its third has begun): by events, not
+	// by a timeout that a loaded machine reaches before a handshake ends.
+	ctx, giveUp := context.WithCancel(context.Background())
+	defer giveUp()
+	var ready atomic.Int32
+	readyBoth := make(chan struct{})
+	o.OnReady = func(pipeline.SSHHost, int, time.Duration) {
+		if ready.Add(1) == 2 {
+			close(readyBoth)
+		}
+	}
+	go func() {
+		<-readyBoth
+		for i := 0; stuck.Accepted.Load() < 3 && i < 6000; i++ { // 6000 × 10ms: a hang guard
+			time.Sleep(10 * time.Millisecond)
+		}
+		giveUp()
+	}()
+	err := pipeline.WaitForSSH(ctx, []pipeline.SSHHost{host("up-1", up1), host("stuck", stuck), host("up-2", up2)}, o)
 	var we *pipeline.SSHWaitError
 	if !errors.As(err, &we) {
 		t.Fatalf("err = %v, want *SSHWaitError", err)
 	}
-	if len(we.NotReady) != 1 || we.NotReady[0].Host.Name != "down" || we.NotReady[0].Attempts < 2 {
-		t.Errorf("not ready = %v, want just down, probed more than once", we.NotReady)
+	if len(we.NotReady) != 1 || we.NotReady[0].Host.Name != "stuck" || we.NotReady[0].Attempts < 2 {
+		t.Errorf("not ready = %v, want just stuck, probed more than once", we.NotReady)
 	}
-	if !strings.Contains(err.Error(), "connection refused") {
+	if !strings.Contains(err.Error(), "handshake timed out") {
 		t.Errorf("error %q does not carry the last error", err)
 	}
 }

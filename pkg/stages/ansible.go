@@ -51,6 +51,9 @@ type Ansible struct {
 	// Plain turns off the fast defaults (pipelining, ControlPersist) to
 	// run with Ansible's own, e.g. for a benchmark.
 	Plain bool
+	// Mitogen runs the play with Mitogen's mitogen_linear strategy (see
+	// ansible_mitogen.go); it refuses an ansible-core Mitogen does not support.
+	Mitogen bool
 	// RunAfter names stages this one must follow, such as the wait for SSH.
 	RunAfter []string
 	// CacheDir, when set, remembers playbooks that passed the syntax check,
@@ -335,6 +338,15 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if err != nil {
 		r.close(ctx)
 		return nil, err
+	}
+	// Mitogen's strategy, when asked for, over whatever else says.
+	mitogen := map[string]string{}
+	if err := a.mitogenEnv(ctx, bin, mitogen); err != nil {
+		r.close(ctx)
+		return nil, err
+	}
+	for _, k := range sortedKeys(mitogen) {
+		env = append(env, k+"="+mitogen[k])
 	}
 	r.env = env
 	return r, nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,28 +106,45 @@ func readFileString(path string) (string, error) {
 // not its arguments (they may hold a token), and a secret argument is
 // masked even when quoting changed its form. Cancelling interrupts the
 // wrapper alone, which passes the signal on: the tool sees one SIGINT.
+// The run is cancelled only once both have said they are ready for it —
+// the wrapper with its handler installed, the tool with its trap set —
+// so a slow machine cannot make a signal come too early.
 func TestCommandUnderAWrapper(t *testing.T) {
 	dir := t.TempDir()
 	wrapper := filepath.Join(dir, "wrap")
-	// A forwarding wrapper: it runs the command and passes SIGINT on.
+	wrapperReady := filepath.Join(dir, "wrapper-ready")
+	// A forwarding wrapper: it passes SIGINT on to the command it runs.
 	// (A background job of sh ignores SIGINT, so the wrapper is Python.)
-	os.WriteFile(wrapper, []byte("#!/usr/bin/python3\nimport signal, subprocess, sys\np = subprocess.Popen(sys.argv[3:])\nsignal.signal(signal.SIGINT, lambda *_: p.send_signal(signal.SIGINT))\nsys.exit(p.wait())\n"), 0o755)
+	os.WriteFile(wrapper, []byte(`#!/usr/bin/python3
+import signal, subprocess, sys
+p = None
+def forward(*_):
+    if p is not None:
+        p.send_signal(signal.SIGINT)
+signal.signal(signal.SIGINT, forward)
+p = subprocess.Popen(sys.argv[3:])
+open(`+strconv.Quote(wrapperReady)+`, "w").write("ready")
+sys.exit(p.wait())
+`), 0o755)
 	secret := "it's-a-s3cr3t"
 	counted := filepath.Join(dir, "interrupts")
-	tool := `trap 'echo int >> "` + counted + `"' INT; echo started; i=0; while [ ! -s "` + counted + `" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5; exit 3`
+	started := filepath.Join(dir, "started")
+	// The tool waits (bounded: 1200 × 50ms) for its interrupt, then a
+	// little longer, in which a second one would be counted too.
+	tool := `trap 'echo int >> "` + counted + `"' INT; echo started > "` + started + `"; i=0; while [ ! -s "` + counted + `" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.5; exit 3`
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Command{StageName: "x", Argv: []string{"sh", "-c", tool, "sh", secret}, Exec: Exec{Wrapper: []string{wrapper, "--token", "dp.st.hidden"}}}
 	go func() {
-		deadline := time.Now().Add(10 * time.Second)
-		for time.Now().Before(deadline) {
-			if data, _ := os.ReadFile(filepath.Join(dir, "started")); len(data) > 0 {
-				break
+		defer cancel()
+		for i := 0; i < 3000; i++ { // 3000 × 20ms: only a hang takes this long
+			w, _ := os.ReadFile(wrapperReady)
+			s, _ := os.ReadFile(started)
+			if len(w) > 0 && len(s) > 0 {
+				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		cancel()
 	}()
-	c.Argv[2] = `echo started > "` + filepath.Join(dir, "started") + `"; ` + tool
 	_, _, events, err := runStageOpts(t, ctx, pipeline.ModeRun, c, func(o *pipeline.Options) { o.Secrets = []string{secret} })
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("err = %v, want the run cancelled", err)

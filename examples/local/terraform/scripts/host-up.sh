@@ -40,7 +40,7 @@ fi
 
 mkdir -p "$host" /run/sshd
 cp -a "$image/image" "$host/root"
-mkdir -p "$host/root/run"
+mkdir -p "$host/root/run" "$host/home"
 
 # The lab's client key, made once even when hosts start in parallel, and
 # renamed into place so no host ever copies half a key.
@@ -73,6 +73,16 @@ Subsystem sftp /usr/lib/openssh/sftp-server
 LogLevel ERROR
 MaxStartups 100:30:200
 MaxSessions 100
+# Every session (the wait stage's probe, each of Ansible's commands) starts
+# in the lab's own environment, not after this machine's login-shell
+# start-up: root's ~/.bashrc may run pyenv, nvm or conda, 0.5 s a command.
+# HOME is the host's own, empty home, so any shell's rc files (bash's
+# ~/.bashrc, zsh's ~/.zshenv, fish's config) are the lab's; SHLVL=1 makes
+# bash skip its "started by sshd" rc rule altogether (/etc/bash.bashrc
+# too); PATH is fixed; no ~/.ssh/rc or ~/.ssh/environment is read.
+SetEnv "HOME=$host/home" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1
+PermitUserRC no
+PermitUserEnvironment no
 EOF
 # Check the configuration where its errors can be seen, then start the
 # daemon (it forks and writes its pidfile; errors after that are in sshd.log).
