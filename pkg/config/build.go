@@ -291,6 +291,7 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 		Tags:      s.Tags,
 		Forks:     s.Forks,
 		Settings:  s.Settings,
+		Mitogen:   s.Mitogen,
 		RunAfter:  s.After,
 		CacheDir:  filepath.Join(p.State, "cache", "ansible-syntax", s.Name),
 		FactCache: filepath.Join(p.State, "cache", "ansible-facts", s.Name),

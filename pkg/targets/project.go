@@ -7,6 +7,7 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/stages"
 )
 
 // Project is a pipeline file and where its environment's state lives,
@@ -20,6 +21,7 @@ import (
 //	BATON_ROOT      where .baton/ lives (default: the working directory)
 //	BATON_FORCE=1   run every stage, even those whose inputs are unchanged
 //	BATON_WRAPPER   a command every tool runs under, e.g. doppler run --
+//	BATON_ANSIBLE_MITOGEN=1  Ansible with Mitogen's strategy (ansible-mitogen)
 //	BATON_SECRETS   variables whose values are masked in every output
 //	BATON_NOTIFY_*  where to report deploys (see pkg/notify)
 type Project struct {
@@ -65,6 +67,16 @@ func loadProject(root, file, env string) (*Project, error) {
 	cfg, err := config.Load(file, config.Options{Env: env, StateRoot: root})
 	if err != nil {
 		return nil, err
+	}
+	// BATON_ANSIBLE_MITOGEN=1 runs every Ansible stage with Mitogen.
+	mitogen, err := stages.MitogenFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range cfg.Stages {
+		if s.Kind == config.Ansible && mitogen {
+			s.Mitogen = true
+		}
 	}
 	return &Project{Root: root, File: file, Env: cfg.Env, State: cfg.State, Config: cfg}, nil
 }
