@@ -54,6 +54,7 @@ var goals = []goal{
 	{"NoopRedeploy", "noop/full", "no-op redeploy with Ansible run by default (it corrects drift)", nil},
 	{"FactCache", "gather/cached", "Ansible fact caching, where plays gather facts (8 hosts, cache warm / gathering every run)", nil},
 	{"TerraformInit", "init/skip", "Terraform init skipped when nothing it depends on changed (a stage run with init forced / skipped)", nil},
+	{"PipelineFile", "load/plan", "reading and checking baton.hcl under 5% of a no-op plan", func(v float64) bool { return v < 0.05 }},
 	{"ConcurrentStages", "serial/concurrent", "independent stages run concurrently: two 2 s Packer builds at once vs in turn (2 is ideal; 1.5 or more counts)", func(v float64) bool { return v >= 1.5 }},
 }
 

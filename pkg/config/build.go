@@ -108,6 +108,17 @@ func (p *Pipeline) Defs() map[string]handoff.Def {
 				defs[v.Ref] = handoff.NewValue(v.Ref)
 			}
 		}
+		// Every output a Terraform configuration declares is kept, taken
+		// or not: the next stage run alone, status and rollback read them.
+		if s.Kind == Terraform {
+			outs, _ := terraformOutputs(s.Dir)
+			for o := range outs {
+				name := s.Address() + "." + o
+				if _, ok := defs[name]; !ok && handoff.ValidName(name) == nil {
+					defs[name] = handoff.NewValue(name)
+				}
+			}
+		}
 	}
 	return defs
 }
@@ -133,17 +144,13 @@ func (s *Stage) uses() []Value {
 	return out
 }
 
-// outputs lists the handoffs other stages take from s.
+// outputs lists the handoffs a stage gives: every name under its address.
 func (p *Pipeline) outputs(s *Stage, defs map[string]handoff.Def) []handoff.Def {
 	prefix := s.Address() + "."
-	seen := map[string]bool{}
 	var out []handoff.Def
-	for _, o := range p.Stages {
-		for _, v := range o.uses() {
-			if strings.HasPrefix(v.Ref, prefix) && !seen[v.Ref] {
-				seen[v.Ref] = true
-				out = append(out, defs[v.Ref])
-			}
+	for name, d := range defs {
+		if strings.HasPrefix(name, prefix) {
+			out = append(out, d)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })

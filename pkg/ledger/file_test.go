@@ -142,3 +142,15 @@ func TestLockIsExclusiveAndDiesWithItsHolder(t *testing.T) {
 	}
 	unlock()
 }
+
+// TestInterruptedDurationStops: an interrupted run's duration does not
+// keep growing with the clock, as a running one's does.
+func TestInterruptedDurationStops(t *testing.T) {
+	start := time.Now().Add(-time.Hour)
+	if d := (&Record{Start: start, Status: StatusInterrupted}).Duration(); d != 0 {
+		t.Errorf("interrupted run lasts %v, want 0 (unknown)", d)
+	}
+	if d := (&Record{Start: start, Status: StatusRunning}).Duration(); d < time.Hour {
+		t.Errorf("running run lasts %v, want at least an hour", d)
+	}
+}

@@ -68,6 +68,9 @@ type Handoff struct {
 // Duration is how long the run took, or has taken so far.
 func (r *Record) Duration() time.Duration {
 	if r.End.IsZero() {
+		if r.Status != StatusRunning {
+			return 0 // interrupted: when it stopped is not known
+		}
 		return time.Since(r.Start)
 	}
 	return r.End.Sub(r.Start)

@@ -2,8 +2,6 @@ package stages
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,11 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -23,10 +19,11 @@ import (
 // MaxForks caps the forks Ansible is given by default, one per host.
 const MaxForks = 50
 
-// Ansible runs `ansible-playbook -i <inventory handoff> <playbook>`, after
-// a syntax check, with fast defaults: SSH pipelining, ControlPersist with a
-// control path per run, and a fork per host. The zero value is not usable:
-// Dir must be set.
+// Ansible runs `ansible-playbook -i <inventory> <playbook>` in Dir, after
+// a syntax check, so that the user's ansible.cfg, roles and collections
+// apply. Where that ansible.cfg does not say otherwise it uses fast
+// defaults: SSH pipelining, ControlPersist with a control path per run,
+// and a fork per host. The zero value is not usable: Dir must be set.
 type Ansible struct {
 	// StageName names the stage; "" means "ansible".
 	StageName string
@@ -69,29 +66,19 @@ type Ansible struct {
 	FactCache string
 	// FactCacheTTL bounds the age of cached facts; 0 means 24 hours.
 	FactCacheTTL time.Duration
+	// InventoryPath, when set, is the user's own inventory, relative to
+	// Dir (or absolute), in any form Ansible reads: INI, YAML, JSON, a
+	// script or a directory. ansible-playbook gets it as -i, so the
+	// group_vars and host_vars beside it apply, and the stage needs no
+	// inventory handoff.
+	InventoryPath string
+	// Settings are ANSIBLE_* variables set whatever the user's ansible.cfg
+	// or environment says. Baton's own defaults (forks, pipelining,
+	// ControlPersist, …) give way to the ansible.cfg Ansible finds from
+	// Dir; each run logs which settings baton set and which it left.
+	Settings map[string]string
 	// Exec is how ansible-playbook is started.
 	Exec Exec
-}
-
-// factsDir is the fact cache of this inventory value, named after the
-// value and the run that gave it; older ones are removed.
-func (a *Ansible) factsDir(j *pipeline.Job) (string, error) {
-	v, ok := j.In.Lookup(a.inventoryKey().Name())
-	if !ok {
-		return "", nil
-	}
-	sum := sha256.Sum256([]byte(v.RunID + "\x00" + v.SHA256()))
-	name := hex.EncodeToString(sum[:8])
-	if err := os.MkdirAll(filepath.Join(a.FactCache, name), 0o700); err != nil {
-		return "", fmt.Errorf("ansible: fact cache: %w", err)
-	}
-	old, _ := os.ReadDir(a.FactCache)
-	for _, e := range old {
-		if e.Name() != name {
-			_ = os.RemoveAll(filepath.Join(a.FactCache, e.Name()))
-		}
-	}
-	return filepath.Join(a.FactCache, name), nil
 }
 
 var (
@@ -118,8 +105,12 @@ func (a *Ansible) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
 	return a.Inventory
 }
 
-// Needs implements pipeline.Stage: the inventory and the handoffs in Vars.
+// Needs implements pipeline.Stage: the inventory (unless InventoryPath
+// gives it) and the handoffs in Vars.
 func (a *Ansible) Needs() []handoff.Def {
+	if a.InventoryPath != "" {
+		return varDefs(a.Vars)
+	}
 	return append([]handoff.Def{a.inventoryKey()}, varDefs(a.Vars)...)
 }
 
@@ -243,8 +234,13 @@ func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
 	args := []string{"-i", r.inventory, pattern, "-m", "ansible.builtin.ping", "--one-line"}
 	err = a.Exec.run(ctx, j, command{tool: "ansible", path: adhoc, dir: a.Dir, args: args, env: r.env, stream: "ping", stdout: &out})
 	var bad []string
+	answered := 0
 	for _, line := range strings.Split(string(out.Bytes()), "\n") {
-		if host, rest, ok := strings.Cut(line, " | "); ok && !strings.HasPrefix(rest, "SUCCESS") {
+		host, rest, ok := strings.Cut(line, " | ")
+		switch {
+		case ok && strings.HasPrefix(rest, "SUCCESS"):
+			answered++
+		case ok:
 			bad = append(bad, host)
 		}
 	}
@@ -255,7 +251,7 @@ func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
 		}
 		return fmt.Errorf("ansible ping: %w", err)
 	}
-	j.SetNote("%d hosts answer", r.hosts)
+	j.SetNote("%d hosts answer", answered)
 	return nil
 }
 
@@ -278,9 +274,15 @@ func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, err
 	f := newFingerprint("ansible")
 	f.add("version", truncateLine(string(out)))
 	f.add("playbook", a.playbook())
-	if v, ok := j.In.Lookup(a.inventoryKey().Name()); ok {
+	if a.InventoryPath != "" {
+		f.add("inventory-path", a.InventoryPath)
+		if err := f.addTree(a.inventoryFile(), withSkip()...); err != nil {
+			return "", fmt.Errorf("ansible fingerprint: inventory: %w", err)
+		}
+	} else if v, ok := j.In.Lookup(a.inventoryKey().Name()); ok {
 		f.add("inventory", v.SHA256())
 	}
+	f.addMap("setting", a.Settings)
 	vals, err := varValues(j.In, a.Vars)
 	if err != nil {
 		return "", err
@@ -317,18 +319,9 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if _, err := os.Stat(filepath.Join(a.Dir, a.playbook())); err != nil {
 		return nil, fmt.Errorf("ansible: playbook: %w", err)
 	}
-	inv, err := a.inventoryKey().Get(j.In)
+	inv, err := a.inventorySource(j)
 	if err != nil {
 		return nil, err
-	}
-	data, err := inv.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	// Host vars may hold secrets: the file is the job's and 0600.
-	path := filepath.Join(j.Dir, "inventory.json")
-	if err := atomicfile.Write(path, data, 0o600); err != nil {
-		return nil, fmt.Errorf("ansible: writing the inventory: %w", err)
 	}
 	vals, err := varValues(j.In, a.Vars)
 	if err != nil {
@@ -337,78 +330,14 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	for k, v := range a.ExtraVars {
 		vals[k] = v
 	}
-	r := &ansibleRun{a: a, bin: bin, inventory: path, hosts: len(inv.Hosts()), extra: vals}
-	forks := a.Forks
-	if forks <= 0 {
-		forks = min(max(r.hosts, 1), MaxForks)
+	r := &ansibleRun{a: a, bin: bin, inventory: inv.path, hosts: inv.hosts, extra: vals}
+	env, err := a.environment(j, r, inv)
+	if err != nil {
+		r.close(ctx)
+		return nil, err
 	}
-	env := map[string]string{
-		// A broken inventory must fail, not run against localhost.
-		"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True",
-		"ANSIBLE_RETRY_FILES_ENABLED":       "False",
-		"ANSIBLE_NOCOLOR":                   "True",
-		"ANSIBLE_FORCE_COLOR":               "False",
-		"ANSIBLE_FORKS":                     strconv.Itoa(forks),
-		"ANSIBLE_HOST_KEY_CHECKING":         "True",
-	}
-	if !a.Plain {
-		// Unix socket paths are short (108 bytes): the control directory
-		// lives in the temporary directory, not in the run directory.
-		r.control, err = os.MkdirTemp("", "baton-cp-")
-		if err != nil {
-			return nil, err
-		}
-		env["ANSIBLE_PIPELINING"] = "True"
-		env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = r.control
-		env["ANSIBLE_SSH_ARGS"] = "-o ControlMaster=auto -o ControlPersist=60s"
-	}
-	if a.FactCache != "" {
-		dir, err := a.factsDir(j)
-		if err != nil {
-			return nil, err
-		}
-		ttl := a.FactCacheTTL
-		if ttl <= 0 {
-			ttl = 24 * time.Hour
-		}
-		if dir != "" {
-			env["ANSIBLE_GATHERING"] = "smart"
-			env["ANSIBLE_CACHE_PLUGIN"] = "jsonfile"
-			env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = dir
-			env["ANSIBLE_CACHE_PLUGIN_TIMEOUT"] = strconv.Itoa(int(ttl.Seconds()))
-		}
-	}
-	if a.KnownHosts != "" {
-		// Ansible splits ANSIBLE_SSH_ARGS like a shell and ssh splits
-		// UserKnownHostsFile at whitespace, so a path with spaces is
-		// quoted for both.
-		opt := "UserKnownHostsFile=" + a.KnownHosts
-		if strings.ContainsAny(a.KnownHosts, " \t'\"\\") {
-			if strings.ContainsAny(a.KnownHosts, "\"\\") {
-				return nil, fmt.Errorf("ansible: known_hosts path %q: ssh cannot take a path with \" or \\ in it; move the file", a.KnownHosts)
-			}
-			opt = "'" + strings.ReplaceAll(`UserKnownHostsFile="`+a.KnownHosts+`"`, "'", `'"'"'`) + "'"
-		}
-		env["ANSIBLE_SSH_ARGS"] = strings.TrimSpace(env["ANSIBLE_SSH_ARGS"] + " -o " + opt + " -o StrictHostKeyChecking=yes")
-	}
-	// The user's own settings win over these defaults.
-	for k, v := range env {
-		if _, set := os.LookupEnv(k); set || hasEnv(a.Exec.Env, k) {
-			continue
-		}
-		r.env = append(r.env, k+"="+v)
-	}
-	sort.Strings(r.env)
+	r.env = env
 	return r, nil
-}
-
-func hasEnv(env []string, key string) bool {
-	for _, kv := range env {
-		if strings.HasPrefix(kv, key+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *ansibleRun) args() []string {

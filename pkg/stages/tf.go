@@ -2,8 +2,6 @@ package stages
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,9 +53,22 @@ type Terraform struct {
 	// Set are static -var values.
 	Vars []Var
 	Set  map[string]string
+	// VarFiles are passed to plan, apply, check and destroy as -var-file,
+	// in order (a later file wins); each is relative to Dir, or absolute.
+	// Their contents are part of the fingerprint.
+	VarFiles []string
 	// Outputs become handoffs after apply; every one must exist.
 	Outputs []Output
-	// BackendConfig values are passed to init as -backend-config.
+	// Replaced, when set, is given as a JSON array of strings: the
+	// addresses of the resources this run's apply created or replaced,
+	// e.g. ["proxmox_vm.web[\"web-1\"]"]; [] when the apply was skipped
+	// or made nothing new. Make it with handoff.NewJSON[[]string]; the
+	// wait for SSH reads it to accept the new host keys of remade hosts.
+	Replaced handoff.Def
+	// BackendConfig values are passed to init as -backend-config, and
+	// only when there are some: without them the configuration's own
+	// backend (or Terraform's default, terraform.tfstate in Dir) is used
+	// untouched.
 	BackendConfig []string
 	// DataDir is TF_DATA_DIR, so that .terraform can live outside the
 	// source tree; "" means Terraform's default, Dir/.terraform.
@@ -106,11 +117,14 @@ func (t *Terraform) Name() string {
 // Needs implements pipeline.Stage: the handoffs in Vars.
 func (t *Terraform) Needs() []handoff.Def { return varDefs(t.Vars) }
 
-// Gives implements pipeline.Stage: the handoffs of Outputs.
+// Gives implements pipeline.Stage: the handoffs of Outputs, and Replaced.
 func (t *Terraform) Gives() []handoff.Def {
-	defs := make([]handoff.Def, len(t.Outputs))
-	for i, o := range t.Outputs {
-		defs[i] = o.As
+	defs := make([]handoff.Def, 0, len(t.Outputs)+1)
+	for _, o := range t.Outputs {
+		defs = append(defs, o.As)
+	}
+	if t.Replaced != nil {
+		defs = append(defs, t.Replaced)
 	}
 	return defs
 }
@@ -185,6 +199,9 @@ func (r *tfRun) wrap(bin string) (string, error) {
 func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if t.Dir == "" {
 		return nil, errors.New("terraform: Dir is not set")
+	}
+	if err := t.checkVarFiles(); err != nil {
+		return nil, err
 	}
 	name := "terraform"
 	if t.Binary != "" && filepath.Base(t.Binary) == "tofu" {
@@ -321,143 +338,6 @@ func (r *tfRun) lockTimeout() string {
 	return fmt.Sprintf("%ds", int(d.Round(time.Second)/time.Second))
 }
 
-// initIfNeeded runs init when the data directory is missing or the lock
-// file, module sources or backend settings changed since the last init.
-// With a plugin cache, init holds the cache's lock (lockPluginCache).
-func (r *tfRun) initIfNeeded(ctx context.Context) error {
-	want, err := r.initKey()
-	if err != nil {
-		return err
-	}
-	stamp := filepath.Join(r.dataDir(), "baton-init")
-	if have, err := os.ReadFile(stamp); err == nil && string(have) == want {
-		r.j.Printf("terraform init skipped: nothing it depends on changed")
-		return nil
-	}
-	// No -reconfigure: with a changed backend it would silently start from
-	// an empty state; Terraform's own error (migrate or reconfigure) is
-	// the user's decision to make.
-	opts := []tfexec.InitOption{tfexec.Upgrade(false)}
-	args := []string{"init", "-input=false"}
-	for _, b := range r.t.BackendConfig {
-		opts = append(opts, tfexec.BackendConfig(b))
-		args = append(args, "-backend-config="+b)
-	}
-	if dir := r.t.PluginCacheDir; dir != "" {
-		unlock, err := lockPluginCache(ctx, dir, func() { r.j.Printf("waiting for another terraform init to finish with the plugin cache %s", dir) })
-		if err != nil {
-			return fmt.Errorf("terraform init: %w", err)
-		}
-		defer unlock()
-	}
-	if err := r.cmd("init", args, func() error { return r.tf.Init(ctx, opts...) }); err != nil {
-		return fmt.Errorf("terraform init: %w", err)
-	}
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(stamp, []byte(want), 0o644)
-}
-
-func (r *tfRun) dataDir() string {
-	if r.t.DataDir != "" {
-		return r.t.DataDir
-	}
-	return filepath.Join(r.t.Dir, ".terraform")
-}
-
-// initKey summarises what init depends on: the lock file, every module and
-// terraform block (module sources, required providers, backend), and the
-// backend configuration.
-func (r *tfRun) initKey() (string, error) {
-	h := sha256.New()
-	fmt.Fprintf(h, "binary=%s\n", r.bin)
-	for _, b := range r.t.BackendConfig {
-		fmt.Fprintf(h, "backend-config=%s\n", b)
-	}
-	files, _ := filepath.Glob(filepath.Join(r.t.Dir, "*.tf"))
-	jsonFiles, _ := filepath.Glob(filepath.Join(r.t.Dir, "*.tf.json"))
-	files = append(append(files, jsonFiles...), filepath.Join(r.t.Dir, ".terraform.lock.hcl"))
-	sort.Strings(files)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		// Any change to a file that declares modules, providers or the
-		// backend re-inits; other files do not.
-		s := string(data)
-		if filepath.Base(f) == ".terraform.lock.hcl" || strings.Contains(s, "module ") || strings.Contains(s, "terraform {") || strings.Contains(s, "\"module\"") || strings.Contains(s, "\"terraform\"") {
-			fmt.Fprintf(h, "%s=%x\n", filepath.Base(f), sha256.Sum256(data))
-		}
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// gate runs validate, and tflint per Lint.
-func (r *tfRun) gate(ctx context.Context) error {
-	var vout []byte
-	err := r.cmd("validate", []string{"validate", "-json"}, func() error {
-		v, err := r.tf.Validate(ctx)
-		if err == nil && v != nil && !v.Valid {
-			vout, _ = json.Marshal(v.Diagnostics)
-			return fmt.Errorf("%d errors", v.ErrorCount)
-		}
-		return err
-	})
-	if err != nil {
-		var te *ToolError
-		if errors.As(err, &te) && len(vout) > 0 {
-			te.Stderr = string(vout)
-		}
-		return fmt.Errorf("terraform validate: %w", err)
-	}
-	if r.t.Lint == LintOff {
-		return nil
-	}
-	tflint, err := LookTool("tflint", "")
-	if err != nil {
-		if r.t.Lint == LintIfPresent {
-			r.j.Printf("tflint is not installed: lint skipped")
-			return nil
-		}
-		return err
-	}
-	if err := r.t.Exec.run(ctx, r.j, command{tool: "tflint", path: tflint, dir: r.t.Dir, args: []string{"--no-color"}, stream: "tflint"}); err != nil {
-		return fmt.Errorf("tflint: %w", err)
-	}
-	return nil
-}
-
-func (r *tfRun) planOptions(out string, destroy bool) ([]tfexec.PlanOption, []string) {
-	opts := []tfexec.PlanOption{tfexec.LockTimeout(r.lockTimeout())}
-	args := []string{"plan", "-input=false", "-detailed-exitcode", "-lock-timeout=" + r.lockTimeout()}
-	if r.varFile != "" {
-		opts = append(opts, tfexec.VarFile(r.varFile))
-		args = append(args, "-var-file="+r.varFile)
-	}
-	if out != "" {
-		opts = append(opts, tfexec.Out(out))
-		args = append(args, "-out="+out)
-	}
-	if destroy {
-		opts = append(opts, tfexec.Destroy(true))
-		args = append(args, "-destroy")
-	}
-	if r.t.Parallelism > 0 {
-		opts = append(opts, tfexec.Parallelism(r.t.Parallelism))
-		args = append(args, fmt.Sprintf("-parallelism=%d", r.t.Parallelism))
-	}
-	for _, v := range r.vars {
-		opts = append(opts, tfexec.Var(v))
-		args = append(args, "-var", v)
-	}
-	return opts, args
-}
-
 // start opens a run and inits when needed; applied switches to the
 // variables of the last apply (check, destroy), gate runs validate and
 // tflint (run, plan). The caller closes the run.
@@ -481,187 +361,6 @@ func (t *Terraform) start(ctx context.Context, j *pipeline.Job, applied, gate bo
 		}
 	}
 	return r, nil
-}
-
-// Run implements pipeline.Stage.
-func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.start(ctx, j, false, true)
-	if err != nil {
-		return err
-	}
-	defer r.close()
-	planFile := filepath.Join(j.Dir, "tfplan")
-	opts, args := r.planOptions(planFile, false)
-	var changes bool
-	if err := r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
-		return fmt.Errorf("terraform plan: %w", err)
-	}
-	if !changes {
-		j.Printf("no changes: apply skipped")
-		j.SetNote("no changes: apply skipped")
-	} else {
-		summary := r.planSummary(ctx, planFile)
-		applyArgs := []string{"apply", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
-		if r.t.Parallelism > 0 {
-			applyArgs = append(applyArgs, fmt.Sprintf("-parallelism=%d", r.t.Parallelism))
-		}
-		applyArgs = append(applyArgs, planFile)
-		aopts := []tfexec.ApplyOption{tfexec.DirOrPlan(planFile), tfexec.LockTimeout(r.lockTimeout())}
-		if r.t.Parallelism > 0 {
-			aopts = append(aopts, tfexec.Parallelism(r.t.Parallelism))
-		}
-		if err := r.cmd("apply", applyArgs, func() error { return r.tf.Apply(ctx, aopts...) }); err != nil {
-			return fmt.Errorf("terraform apply: %w", err)
-		}
-		j.SetNote("applied: %s", summary)
-	}
-	os.Remove(planFile) // a plan file holds every variable's value
-	if err := r.saveApplied(); err != nil {
-		return err
-	}
-	return r.outputs(ctx)
-}
-
-// appliedFile records the variables of the last successful apply, so that
-// a check or a destroy uses what is deployed, not what was built since.
-func (r *tfRun) appliedFile() string { return filepath.Join(r.dataDir(), "baton-applied.json") }
-
-func (r *tfRun) saveApplied() error {
-	data, _ := json.Marshal(r.vars)
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
-		return err
-	}
-	// Variables may be secret: 0600, like the state.
-	return atomicfile.Write(r.appliedFile(), data, 0o600)
-}
-
-// useApplied switches to the variables of the last apply, when known.
-func (r *tfRun) useApplied() {
-	data, err := os.ReadFile(r.appliedFile())
-	if err != nil {
-		return
-	}
-	var vars []string
-	if json.Unmarshal(data, &vars) == nil {
-		r.vars = vars
-		for _, v := range vars {
-			if _, val, ok := strings.Cut(v, "="); ok && r.t.isSecretVar(v) {
-				r.j.Secret(val)
-			}
-		}
-	}
-}
-
-// planSummary counts a saved plan's actions: "2 to add, 0 to change, 1 to
-// destroy".
-func (r *tfRun) planSummary(ctx context.Context, planFile string) string {
-	var add, change, destroy int
-	// The JSON plan holds every variable and output, sensitive ones
-	// included: it is read, never logged.
-	r.tf.SetStdout(io.Discard)
-	r.tf.SetStderr(io.Discard)
-	err := func() error {
-		p, err := r.tf.ShowPlanFile(ctx, planFile)
-		if err != nil {
-			return err
-		}
-		for _, rc := range p.ResourceChanges {
-			if rc.Change == nil {
-				continue
-			}
-			for _, a := range rc.Change.Actions {
-				switch a {
-				case "create":
-					add++
-				case "update":
-					change++
-				case "delete":
-					destroy++
-				}
-			}
-		}
-		return nil
-	}()
-	if err != nil {
-		return "changes"
-	}
-	return fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy)
-}
-
-// outputs gives the named outputs as handoffs; sensitive ones are masked
-// in every log first.
-func (r *tfRun) outputs(ctx context.Context) error {
-	if len(r.t.Outputs) == 0 {
-		return nil
-	}
-	var outs map[string]tfexec.OutputMeta
-	// output -json prints every value, sensitive ones included: it is not
-	// streamed to the logs.
-	r.j.Printf("$ %s output -json", filepath.Base(r.bin))
-	r.tf.SetStdout(io.Discard)
-	tail := &tailBuffer{max: stderrTail}
-	r.tf.SetStderr(tail)
-	outs, err := r.tf.Output(ctx)
-	if err != nil {
-		return fmt.Errorf("terraform output: %w", &ToolError{Tool: filepath.Base(r.bin), Args: []string{"output", "-json"}, ExitCode: -1, Stderr: tail.String(), Err: err})
-	}
-	for _, meta := range outs {
-		if meta.Sensitive {
-			r.j.Secret(secretStrings(meta.Value)...)
-		}
-	}
-	var missing []string
-	for _, o := range r.t.Outputs {
-		meta, ok := outs[o.Name]
-		if !ok {
-			missing = append(missing, o.Name)
-			continue
-		}
-		if err := r.j.Out.PutRaw(o.As, meta.Value); err != nil {
-			return fmt.Errorf("terraform output %s is not a valid %s: %w", o.Name, o.As.Name(), err)
-		}
-		if meta.Sensitive {
-			v, _ := r.j.Out.Lookup(o.As.Name())
-			v.Sensitive = true
-			r.j.Out.Set(v)
-		}
-	}
-	if len(missing) > 0 {
-		have := make([]string, 0, len(outs))
-		for n := range outs {
-			have = append(have, n)
-		}
-		sort.Strings(have)
-		return fmt.Errorf("terraform has no output %s (it has: %s): add `output %q { value = ... }` to %s", strings.Join(missing, ", "), strings.Join(have, ", "), missing[0], r.t.Dir)
-	}
-	return nil
-}
-
-// secretStrings lists the strings of a JSON value, and the value itself,
-// to mask them wherever they might appear.
-func secretStrings(raw json.RawMessage) []string {
-	out := []string{strings.Trim(string(raw), `"`)}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return out
-	}
-	var walk func(any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case string:
-			out = append(out, v)
-		case map[string]any:
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(v)
-	return out
 }
 
 // Plan implements pipeline.Planner: the plan, shown, saved nowhere.
@@ -707,39 +406,16 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 	}
 	defer os.Remove(planFile)
 	if changes {
-		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", r.planSummary(ctx, planFile))
+		summary, _, _ := r.planChanges(ctx, planFile)
+		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", summary)
 	}
 	j.SetNote("state is valid, no drift")
 	return nil
 }
 
-// Rollback implements pipeline.Rollbacker: destroy what the configuration
-// made, with the variables it was last applied with.
-func (t *Terraform) Rollback(ctx context.Context, j *pipeline.Job) error {
-	r, err := t.start(ctx, j, true, false)
-	if err != nil {
-		return err
-	}
-	defer r.close()
-	args := []string{"destroy", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
-	opts := []tfexec.DestroyOption{tfexec.LockTimeout(r.lockTimeout())}
-	if r.varFile != "" {
-		opts = append(opts, tfexec.VarFile(r.varFile))
-		args = append(args, "-var-file="+r.varFile)
-	}
-	for _, v := range r.vars {
-		opts = append(opts, tfexec.Var(v))
-		args = append(args, "-var", v)
-	}
-	if err := r.cmd("destroy", args, func() error { return r.tf.Destroy(ctx, opts...) }); err != nil {
-		return fmt.Errorf("terraform destroy: %w", err)
-	}
-	j.SetNote("destroyed")
-	return nil
-}
-
 // Fingerprint implements pipeline.Fingerprinter: the configuration's
-// files, the variables, the backend settings and Terraform's version.
+// files, the var files, the variables, the backend settings and
+// Terraform's version.
 func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
 	r, err := t.open(j)
 	if err != nil {
@@ -757,6 +433,12 @@ func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, e
 	}
 	for _, b := range t.BackendConfig {
 		f.add("backend-config", b)
+	}
+	for _, vf := range t.VarFiles {
+		// By content: a var file may live outside Dir.
+		if err := f.addFile("var-file:"+vf, t.varFilePath(vf)); err != nil {
+			return "", fmt.Errorf("terraform fingerprint: %w", err)
+		}
 	}
 	if err := f.addTree(t.Dir, withSkip(".terraform", "*.tfstate*", "*.tfplan", "tfplan")...); err != nil {
 		return "", fmt.Errorf("terraform fingerprint: %w", err)

@@ -79,11 +79,12 @@ func (e *MissingToolError) Error() string {
 
 // Install hints for the tools the stages run.
 var installHints = map[string]string{
-	"packer":           "install it with `apt-get install -y packer` or from https://developer.hashicorp.com/packer/install, or run `go run mage.go tools`",
-	"terraform":        "install it with `go install github.com/hashicorp/terraform@v1.5.7` (and put $GOBIN on PATH) or from https://developer.hashicorp.com/terraform/install, or run `go run mage.go tools`",
-	"tofu":             "install OpenTofu from https://opentofu.org/docs/intro/install/",
-	"ansible-playbook": "install it with `apt-get install -y ansible-core` or `pipx install ansible-core`, or run `go run mage.go tools`",
-	"tflint":           "install it with `go install github.com/terraform-linters/tflint@v0.53.0`",
+	"packer":            "install it with `apt-get install -y packer` or from https://developer.hashicorp.com/packer/install, or run `go run mage.go tools`",
+	"terraform":         "install it with `go install github.com/hashicorp/terraform@v1.5.7` (and put $GOBIN on PATH) or from https://developer.hashicorp.com/terraform/install, or run `go run mage.go tools`",
+	"tofu":              "install OpenTofu from https://opentofu.org/docs/intro/install/",
+	"ansible-playbook":  "install it with `apt-get install -y ansible-core` or `pipx install ansible-core`, or run `go run mage.go tools`",
+	"ansible-inventory": "it comes with Ansible: install it with `apt-get install -y ansible-core` or `pipx install ansible-core`",
+	"tflint":            "install it with `go install github.com/terraform-linters/tflint@v0.53.0`",
 }
 
 // LookTool finds a tool: path when it is set (a path or a name on PATH),

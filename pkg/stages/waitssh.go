@@ -24,11 +24,38 @@ type WaitSSH struct {
 	// Inventory is the handoff to read hosts from; nil means
 	// handoff.Inventory.
 	Inventory handoff.Key[*handoff.AnsibleInventory]
+	// InventoryPath, when set, is the user's inventory file (any format
+	// Ansible reads, relative to Dir), read with ListInventory under Exec
+	// instead of the Inventory handoff.
+	InventoryPath string
+	// Dir is where ansible-inventory runs and relative key paths start;
+	// "" means the current directory.
+	Dir string
+	// Exec is how ansible-inventory is started.
+	Exec Exec
 	// KnownHosts is the known_hosts file host keys are checked against;
-	// "" means ~/.ssh/known_hosts.
+	// "" means ~/.ssh/known_hosts. Ansible must be given the same file.
 	KnownHosts string
+	// HostKeys is how host keys are checked: "known_hosts" (or "") only
+	// accepts the keys KnownHosts lists; "accept-new" records the key of
+	// a host seen for the first time there and refuses a changed key,
+	// unless Terraform replaced the host in this run (see Replaced);
+	// "pinned" accepts only PinnedKeys, for every host.
+	HostKeys string
+	// PinnedKeys are the host keys "pinned" accepts, in authorized_keys
+	// form ("ssh-ed25519 AAAA…").
+	PinnedKeys []string
+	// Replaced, when set, is the Terraform stage's Replaced handoff. With
+	// "accept-new", a host whose key changed counts as rebuilt — its old
+	// key is forgotten — when this run's apply replaced something and the
+	// host's inventory name appears in a replaced address
+	// (proxmox_vm.web["web-1"], module.x.proxmox_vm.jump) or the host is
+	// new: the key recorded at its address belonged to another name.
+	Replaced handoff.Def
 	// KeyFile is the client's private key; "" means each host's
-	// ansible_ssh_private_key_file, else ~/.ssh/id_ed25519 or id_rsa.
+	// ansible_ssh_private_key_file (or ansible_private_key_file), else
+	// ~/.ssh/id_ed25519 or id_rsa. A leading ~ or ~user is expanded as ssh
+	// does, and a relative path starts at Dir.
 	KeyFile string
 	// User is used for hosts without ansible_user; "" means root.
 	User string
@@ -59,8 +86,18 @@ func (w *WaitSSH) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
 	return w.Inventory
 }
 
-// Needs implements pipeline.Stage.
-func (w *WaitSSH) Needs() []handoff.Def { return []handoff.Def{w.inventoryKey()} }
+// Needs implements pipeline.Stage: the inventory, unless InventoryPath
+// gives it, and Replaced when set.
+func (w *WaitSSH) Needs() []handoff.Def {
+	var defs []handoff.Def
+	if w.InventoryPath == "" {
+		defs = append(defs, w.inventoryKey())
+	}
+	if w.Replaced != nil {
+		defs = append(defs, w.Replaced)
+	}
+	return defs
+}
 
 // Gives implements pipeline.Stage: nothing.
 func (w *WaitSSH) Gives() []handoff.Def { return nil }
@@ -77,7 +114,7 @@ func (w *WaitSSH) Check(ctx context.Context, j *pipeline.Job) error {
 }
 
 func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Duration) error {
-	inv, err := w.inventoryKey().Get(j.In)
+	inv, err := w.inventory(ctx, j)
 	if err != nil {
 		return err
 	}
@@ -89,7 +126,7 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 	var hosts []pipeline.SSHHost
 	keyFiles := map[string]bool{}
 	if w.KeyFile != "" {
-		keyFiles[w.KeyFile] = true
+		keyFiles[w.keyPath(w.KeyFile)] = true
 	}
 	for _, h := range inv.Hosts() {
 		user := h.User
@@ -100,8 +137,11 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 			user = "root"
 		}
 		hosts = append(hosts, pipeline.SSHHost{Name: h.Name, Addr: h.SSHAddr(), User: user})
-		if k, ok := h.Vars["ansible_ssh_private_key_file"].(string); ok && w.KeyFile == "" {
-			keyFiles[k] = true
+		for _, v := range []string{"ansible_ssh_private_key_file", "ansible_private_key_file"} {
+			if k, ok := h.Vars[v].(string); ok && k != "" && w.KeyFile == "" {
+				keyFiles[w.keyPath(k)] = true
+				break
+			}
 		}
 	}
 	if len(keyFiles) == 0 {
@@ -122,10 +162,14 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 	if len(signers) == 0 {
 		return errors.New("wait: no SSH key: set KeyFile, give hosts ansible_ssh_private_key_file, or create ~/.ssh/id_ed25519")
 	}
-	j.Printf("waiting for %d hosts (keys checked against %s)", len(hosts), known)
+	policy, err := w.policy(j, known, hosts)
+	if err != nil {
+		return err
+	}
+	j.Printf("waiting for %d hosts (host keys: %s)", len(hosts), policy)
 	err = pipeline.WaitForSSH(ctx, hosts, pipeline.SSHWaitOptions{
 		Signers:      signers,
-		HostKeys:     pipeline.KnownHosts(known),
+		HostKeys:     policy,
 		Timeout:      timeout,
 		ReadyCommand: w.ReadyCommand,
 		OnReady: func(h pipeline.SSHHost, attempts int, waited time.Duration) {

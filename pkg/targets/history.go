@@ -31,6 +31,10 @@ func History(ctx context.Context) error {
 		return err
 	}
 	if os.Getenv("BATON_JSON") == "1" {
+		// The warnings go to stderr, so that the JSON stays JSON.
+		for _, pr := range problems {
+			fmt.Fprintf(os.Stderr, "warning: run history damaged: %v\n", pr)
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(recs)
@@ -101,14 +105,24 @@ func Status(ctx context.Context) error {
 		}
 		reportProblems(problems)
 		fmt.Fprintf(stdout, "%s:\n", env)
-		var last *ledger.Record
+		var last, destroyed *ledger.Record
 		for _, r := range recs {
+			if r.Target == "destroy" && r.Succeeded() && destroyed == nil {
+				destroyed = r
+			}
 			if isRelease(r) {
 				last = r
 				break
 			}
 		}
-		if last == nil {
+		if destroyed != nil {
+			// Newer than any release: nothing of it runs now.
+			fmt.Fprintf(stdout, "  destroyed by run %s (%s@%s) at %s", destroyed.RunID, destroyed.User, destroyed.Host, destroyed.End.Local().Format(time.RFC3339))
+			if last != nil {
+				fmt.Fprintf(stdout, "; the last release was run %s (%s, commit %s)", last.RunID, orDash(artifactText(last)), short(last.GitCommit))
+			}
+			fmt.Fprintln(stdout)
+		} else if last == nil {
 			fmt.Fprintln(stdout, "  no successful release")
 		} else {
 			fmt.Fprintf(stdout, "  release   run %s by %s@%s at %s (%s, commit %s)\n", last.RunID, last.User, last.Host, last.End.Local().Format(time.RFC3339), last.Target, short(last.GitCommit))
@@ -143,9 +157,60 @@ func Show(ctx context.Context, run string) error {
 	if err != nil {
 		return err
 	}
-	data, _ := json.MarshalIndent(r, "", "  ")
-	fmt.Fprintf(stdout, "%s\n\n%s", data, Gantt(r))
+	if os.Getenv("BATON_JSON") == "1" {
+		data, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Fprintf(stdout, "%s\n", data)
+		return nil
+	}
+	printRecord(r)
+	fmt.Fprintf(stdout, "\n%s", Gantt(r))
 	return nil
+}
+
+// printRecord shows a run's record as a person reads it.
+func printRecord(r *ledger.Record) {
+	fmt.Fprintf(stdout, "run %s: %s %s in %s\n", r.RunID, r.Target, r.Status, r.Env)
+	fmt.Fprintf(stdout, "  by       %s@%s (pid %d), %s\n", r.User, r.Host, r.PID, r.Trigger)
+	rev := short(r.GitCommit)
+	if r.GitDirty {
+		rev += " (with uncommitted changes)"
+	}
+	fmt.Fprintf(stdout, "  commit   %s\n", rev)
+	fmt.Fprintf(stdout, "  when     %s, %s\n", r.Start.Local().Format(time.RFC3339), r.Duration().Round(100*time.Millisecond))
+	if r.RollbackOf != "" {
+		fmt.Fprintf(stdout, "  rolls back to run %s\n", r.RollbackOf)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(stdout, "  error    %s\n", firstLine(r.Error))
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "\n  STAGE\tSTATUS\tTRIES\tTIME\tNOTE")
+	for _, st := range r.Stages {
+		note := st.Note
+		if st.Error != "" {
+			note = st.Error
+		} else if st.Reason != "" {
+			note = st.Reason
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", st.Name, st.Status, st.Attempts, st.Duration.Round(100*time.Millisecond), firstLine(note))
+	}
+	tw.Flush()
+	names := make([]string, 0, len(r.Handoffs))
+	for n := range r.Handoffs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(names) > 0 {
+		fmt.Fprintln(stdout, "\n  handoffs:")
+	}
+	for _, n := range names {
+		h := r.Handoffs[n]
+		sum := h.SHA256
+		if len(sum) > 12 {
+			sum = sum[:12]
+		}
+		fmt.Fprintf(stdout, "    %-40s %s  (sha256 %s)\n", n, h.Display, sum)
+	}
 }
 
 // Gantt draws a run's stages as a Mermaid gantt chart.

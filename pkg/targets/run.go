@@ -112,6 +112,13 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	if err != nil {
 		return nil, err
 	}
+	if j.mode == pipeline.ModeRun {
+		// Found out now, not after Terraform has replaced every host and
+		// cannot record the inventory it made.
+		if err := storeWritable(store.Dir()); err != nil {
+			return nil, fmt.Errorf("the handoff store cannot be written, so nothing was run: %w", err)
+		}
+	}
 	// Asking the wrappers what they give may fail (a secrets manager out of
 	// reach): that is a failed run, which a webhook's caller can look up.
 	secrets, err := runSecrets(ctx, p.Config.Wrappers(x.Wrapper)...)
@@ -169,6 +176,22 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 		return sum, err
 	}
 	return sum, nil
+}
+
+// storeWritable checks the handoff store before a run that changes things;
+// a variable so that a test can stand for a read-only disk, which root
+// cannot make here.
+var storeWritable = writable
+
+// writable checks that a file can be made in dir.
+func writable(dir string) error {
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
 }
 
 // rel shows path relative to root when it is under it.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -20,10 +21,11 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/ui"
 	"github.com/baton-deploy/baton/pkg/webhook"
 )
 
@@ -63,13 +65,24 @@ func Serve(ctx context.Context) error {
 	defer closeN()
 	// And the secrets settings, by reading them once as a deploy will.
 	x, err := toolExec()
+	var secrets []string
 	if err == nil {
-		_, err = runSecrets(ctx, x.Wrapper)
+		secrets, err = runSecrets(ctx, x.Wrapper)
 	}
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	srv, err := newServer(p, cfg, &logger, n)
+	// The view shows the queues of the server it is part of, which serves
+	// it: srv is set before any request comes.
+	var srv *webhook.Server
+	view, err := serveView(p, cfg.Listen, secrets, func(env string) (ui.QueueState, bool) {
+		r, pd, w, ok := srv.Queue(env)
+		return ui.QueueState{Running: r, Pending: pd, Waiting: w}, ok
+	})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv, err = newServer(p, cfg, &logger, n, view)
 	if err != nil {
 		return err
 	}
@@ -111,14 +124,31 @@ func Serve(ctx context.Context) error {
 	return err
 }
 
+// serveView is the web view serve shows at /: on loopback always, elsewhere
+// only with BATON_UI_AUTH; without it the hooks are served alone.
+func serveView(p *Project, listen string, secrets []string, queue func(env string) (ui.QueueState, bool)) (http.Handler, error) {
+	var auth *ui.Auth
+	if path := os.Getenv("BATON_UI_AUTH"); path != "" {
+		var err error
+		if auth, err = ui.LoadAuth(path); err != nil {
+			return nil, err
+		}
+	}
+	if err := ui.CheckListen(listen, auth); err != nil {
+		fmt.Fprintf(stdout, "serve: no web view at / (%v; set BATON_UI_AUTH to show it)\n", err)
+		return nil, nil
+	}
+	return p.view(secrets, auth, queue)
+}
+
 // newServer makes the webhook server of project p.
-func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notify.Notifier) (*webhook.Server, error) {
+func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notify.Notifier, view http.Handler) (*webhook.Server, error) {
 	opts, err := cfg.Options(os.Getenv, p.Env)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	for _, h := range opts.Hooks {
-		if err := handoff.ValidName(h.Env); err != nil {
+		if err := config.ValidEnv(h.Env); err != nil {
 			return nil, fmt.Errorf("serve: hook %s: env %q: %w", h.Name, h.Env, err)
 		}
 	}
@@ -130,6 +160,7 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 	}
 	opts.StateDir = filepath.Join(p.Root, ".baton", "webhook")
 	opts.Logger = logger
+	opts.View = view
 	opts.History = func(env string) (ledger.Ledger, error) {
 		q, err := p.forEnv(env)
 		if err != nil {

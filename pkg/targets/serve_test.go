@@ -220,7 +220,7 @@ func TestServeConfigErrors(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		s, err := newServer(p, cfg, nil, nil)
+		s, err := newServer(p, cfg, nil, nil, nil)
 		if err == nil {
 			s.Drain(context.Background())
 		}

@@ -72,6 +72,9 @@ type Options struct {
 	Ended func(r *Run, err error)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// View, when set, answers GET and HEAD requests for every other path:
+	// the web view of environments and runs.
+	View http.Handler
 }
 
 // Server receives webhook deliveries and starts deploys. Make one with
@@ -126,6 +129,10 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /runs", s.handleRuns)
 	s.mux.HandleFunc("GET /runs/{id}", s.handleRun)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.View != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			s.opts.View.ServeHTTP(w, r)
+			return
+		}
 		writeError(w, reject(http.StatusNotFound, "no such endpoint: hooks are POST /hooks/<name>; also GET /healthz, /runs, /runs/<id>"))
 	})
 	return s, nil
@@ -184,6 +191,18 @@ func (h *Hook) check() error {
 
 // Handler is the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.mux }
+
+// Queue tells what an environment's queue holds: the running and pending
+// runs' IDs and how many deliveries the pending one carries; ok is false
+// for an environment no hook deploys.
+func (s *Server) Queue(env string) (running, pending string, waiting int, ok bool) {
+	q, ok := s.queues[env]
+	if !ok {
+		return "", "", 0, false
+	}
+	running, pending, waiting = q.state()
+	return running, pending, waiting, true
+}
 
 // ended is called when a run ends.
 func (s *Server) ended(r *Run, err error) {

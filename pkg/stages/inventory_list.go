@@ -1,0 +1,121 @@
+package stages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
+)
+
+// maxInventoryOutput bounds what ansible-inventory may print; the handoff
+// store holds no more.
+const maxInventoryOutput = 64 << 20
+
+// ListInventory reads an inventory in any form Ansible reads — INI, YAML,
+// JSON, a script, a directory of them, with the group_vars and host_vars
+// beside it — by running `ansible-inventory -i path --list` in dir (so the
+// ansible.cfg there applies) under x, and parses what Ansible printed into
+// the typed inventory. path is relative to dir unless absolute. Errors
+// name the file and say what Ansible said.
+func ListInventory(ctx context.Context, x Exec, dir, path string) (*handoff.AnsibleInventory, error) {
+	if path == "" {
+		return nil, errors.New("inventory: no path given")
+	}
+	full := path
+	if !filepath.IsAbs(full) {
+		full = filepath.Join(dir, path)
+	}
+	if _, err := os.Stat(full); err != nil {
+		return nil, fmt.Errorf("inventory %s: %w (paths are relative to %s)", path, err, dir)
+	}
+	bin, err := LookTool("ansible-inventory", "")
+	if err != nil {
+		return nil, err
+	}
+	argv := append(append([]string(nil), x.Wrapper...), bin, "-i", path, "--list")
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	// A source Ansible cannot parse is an error, not an empty inventory.
+	cmd.Env = append(append(os.Environ(), x.Env...), "ANSIBLE_INVENTORY_UNPARSED_FAILED=True", "ANSIBLE_NOCOLOR=True", "ANSIBLE_FORCE_COLOR=False")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var out capture
+	errOut := &tailBuffer{max: stderrTail}
+	cmd.Stdout = &limitWriter{w: &out, n: maxInventoryOutput}
+	cmd.Stderr = errOut
+	grace := x.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	cmd.WaitDelay = grace + time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("inventory %s: ansible-inventory: %w", path, err)
+	}
+	exited := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		pid := cmd.Process.Pid
+		if len(x.Wrapper) > 0 {
+			_ = syscall.Kill(pid, syscall.SIGINT) // the wrapper passes it on
+		} else {
+			_ = syscall.Kill(-pid, syscall.SIGINT)
+		}
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+		}
+	})
+	err = cmd.Wait()
+	close(exited)
+	stop()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("inventory %s: ansible-inventory: %w", path, ctx.Err())
+	}
+	if err != nil {
+		te := &ToolError{Tool: "ansible-inventory", Args: []string{"-i", path, "--list"}, ExitCode: -1, Stderr: ansibleMessage(errOut.String()), Err: err}
+		var exitErr *exec.ExitError
+		if errors.As(err, &exitErr) && exitErr.Exited() {
+			te.ExitCode = exitErr.ExitCode()
+		}
+		return nil, fmt.Errorf("inventory %s: Ansible cannot read it (in %s): %w", path, dir, te)
+	}
+	inv, err := handoff.ParseInventory(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("inventory %s: ansible-inventory read it, but baton cannot use it: %w", path, err)
+	}
+	return inv, nil
+}
+
+// ansibleMessage drops the lines of a Python traceback from Ansible's
+// standard error, keeping what it says to people.
+func ansibleMessage(stderr string) string {
+	var keep []string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "  ") && strings.Contains(l, "File \"") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.TrimSpace(strings.Join(keep, "\n"))
+}
+
+// limitWriter passes on at most n bytes and fails after, so that a
+// runaway inventory script cannot exhaust memory.
+type limitWriter struct {
+	w interface{ Write([]byte) (int, error) }
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if len(p) > l.n {
+		return 0, fmt.Errorf("more than %d bytes of inventory", maxInventoryOutput)
+	}
+	l.n -= len(p)
+	return l.w.Write(p)
+}

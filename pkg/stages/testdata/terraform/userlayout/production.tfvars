@@ -1,0 +1,4 @@
+generation = {
+  "web-1" = 1
+  "web-2" = 1
+}
