@@ -25,7 +25,7 @@ import (
 // against the real tools included (they skip when a tool is missing unless
 // BATON_E2E=required; run `go run mage.go tools` first).
 func Test(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "go", "test", "-race", "-count=1", "-timeout=30m", "./...")
+	cmd := exec.CommandContext(ctx, "go", "test", "-race", "-count=1", "-timeout=60m", "./...")
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	return cmd.Run()
 }

@@ -34,7 +34,7 @@ func TestPipelineFile(t *testing.T) {
 	graph := pl.Mermaid()
 	for _, edge := range []string{
 		"packer_ubuntu -->|packer.ubuntu.artifact_id| terraform_production",
-		"terraform_production -->|terraform.production.ansible_inventory| ansible_jumphost_wait",
+		"terraform_production -->|terraform.production.ansible_inventory, terraform.production.-replaced| ansible_jumphost_wait",
 		"ansible_jumphost_wait -.->|after| ansible_jumphost",
 	} {
 		if !strings.Contains(graph, edge) {

@@ -100,6 +100,9 @@ func (p *Pipeline) Defs() map[string]handoff.Def {
 	for _, s := range p.Stages {
 		if s.Inventory.IsRef() {
 			defs[s.Inventory.Ref] = handoff.NewInventory(s.Inventory.Ref)
+			if r := replacedName(s); r != "" {
+				defs[r] = handoff.NewJSON[[]string](r, nil)
+			}
 		}
 	}
 	for _, s := range p.Stages {
@@ -121,6 +124,18 @@ func (p *Pipeline) Defs() map[string]handoff.Def {
 		}
 	}
 	return defs
+}
+
+// replacedName is the handoff through which the Terraform stage that gives
+// an Ansible block's inventory says which resources it replaced, so that
+// accept-new forgets those hosts' old keys; "" when the block does not use
+// accept-new on a Terraform inventory.
+func replacedName(s *Stage) string {
+	if !s.Wait.Enabled || s.Wait.HostKeys != "accept-new" || !strings.HasPrefix(s.Inventory.Ref, string(Terraform)+".") {
+		return ""
+	}
+	parts := strings.SplitN(s.Inventory.Ref, ".", 3)
+	return parts[0] + "." + parts[1] + ".-replaced"
 }
 
 // uses lists the references a stage's values hold.
@@ -226,6 +241,9 @@ func (p *Pipeline) terraform(s *Stage, x stages.Exec, defs map[string]handoff.De
 	vars, set := split(s.Vars, defs)
 	var outs []stages.Output
 	for _, d := range p.outputs(s, defs) {
+		if strings.HasSuffix(d.Name(), ".-replaced") {
+			continue
+		}
 		outs = append(outs, stages.Output{Name: strings.TrimPrefix(d.Name(), s.Address()+"."), As: d})
 	}
 	var backend []string
@@ -239,12 +257,18 @@ func (p *Pipeline) terraform(s *Stage, x stages.Exec, defs map[string]handoff.De
 	case "required":
 		lint = stages.LintRequired
 	}
+	var replaced handoff.Def
+	if d, ok := defs[s.Address()+".-replaced"]; ok {
+		replaced = d
+	}
 	return &stages.Terraform{
 		StageName:     s.Address(),
 		Dir:           s.Dir,
 		Binary:        s.Binary,
 		Vars:          vars,
 		Set:           set,
+		VarFiles:      s.VarFiles,
+		Replaced:      replaced,
 		Outputs:       outs,
 		BackendConfig: backend,
 		DataDir:       filepath.Join(p.State, "terraform", s.Name),
@@ -266,6 +290,7 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 		Limit:     s.Limit,
 		Tags:      s.Tags,
 		Forks:     s.Forks,
+		Settings:  s.Settings,
 		RunAfter:  s.After,
 		CacheDir:  filepath.Join(p.State, "cache", "ansible-syntax", s.Name),
 		FactCache: filepath.Join(p.State, "cache", "ansible-facts", s.Name),
@@ -273,18 +298,28 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 	}
 	if s.Inventory.IsRef() {
 		a.Inventory = defs[s.Inventory.Ref].(handoff.Key[*handoff.AnsibleInventory])
+	} else {
+		a.InventoryPath = s.Inventory.Text
 	}
 	if !s.Wait.Enabled {
 		return []pipeline.Stage{a}
 	}
 	w := &stages.WaitSSH{
-		StageName:    s.Address() + WaitSuffix,
-		Inventory:    a.Inventory,
-		KnownHosts:   p.KnownHosts(s),
-		KeyFile:      s.KeyFile(),
-		User:         s.Wait.User,
-		ReadyCommand: s.Wait.ReadyCommand,
-		Timeout:      s.Wait.Timeout,
+		StageName:     s.Address() + WaitSuffix,
+		Inventory:     a.Inventory,
+		InventoryPath: a.InventoryPath,
+		Dir:           s.Dir,
+		Exec:          x,
+		KnownHosts:    p.KnownHosts(s),
+		HostKeys:      s.Wait.HostKeys,
+		PinnedKeys:    s.Wait.PinnedKeys,
+		KeyFile:       s.KeyFile(),
+		User:          s.Wait.User,
+		ReadyCommand:  s.Wait.ReadyCommand,
+		Timeout:       s.Wait.Timeout,
+	}
+	if r := replacedName(s); r != "" {
+		w.Replaced = defs[r]
 	}
 	a.KnownHosts = w.KnownHosts
 	a.RunAfter = append(append([]string(nil), a.RunAfter...), w.StageName)

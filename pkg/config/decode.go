@@ -126,7 +126,7 @@ func (d *decoder) stage(b *hcl.Block) *Stage {
 
 func (d *decoder) wait(s *Stage, b *hcl.Block) {
 	content, ds := b.Body.Content(waitSchema)
-	d.ps.diags(ds, "enabled, host_keys, known_hosts, key_file, user, ready_command, timeout")
+	d.ps.diags(ds, "enabled, host_keys, pinned_keys, known_hosts, key_file, user, ready_command, timeout")
 	at := content.Attributes
 	w := &s.Wait
 	if a, ok := at["enabled"]; ok {
@@ -144,6 +144,12 @@ func (d *decoder) wait(s *Stage, b *hcl.Block) {
 	}
 	if a, ok := at["timeout"]; ok {
 		w.Timeout = d.duration(a)
+	}
+	if a, ok := at["pinned_keys"]; ok {
+		w.PinnedKeys = d.strs(a)
+	}
+	if w.HostKeys == "pinned" && len(w.PinnedKeys) == 0 {
+		d.ps.add(b.DefRange, "%s: host_keys = \"pinned\" needs pinned_keys, the hosts' public keys as in authorized_keys", s.Address())
 	}
 }
 

@@ -90,7 +90,7 @@ func TestLoadRepo(t *testing.T) {
 	graph := pl.Mermaid()
 	for _, edge := range []string{
 		"packer_image -->|packer.image.artifact_id| terraform_infra",
-		"terraform_infra -->|terraform.infra.ansible_inventory| ansible_configure_wait",
+		"terraform_infra -->|terraform.infra.ansible_inventory, terraform.infra.-replaced| ansible_configure_wait",
 		"ansible_configure_wait -.->|after| ansible_configure",
 		"ansible_configure -.->|after| terraform_apps",
 		"terraform_infra -->|terraform.infra.ansible_inventory| terraform_apps",

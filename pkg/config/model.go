@@ -92,6 +92,7 @@ type Wait struct {
 	// "accept-new" (the default: first keys are recorded, changed ones
 	// refused unless Terraform replaced the host) or "pinned".
 	HostKeys     string
+	PinnedKeys   []string // with "pinned": authorized_keys lines
 	KnownHosts   string
 	KeyFile      string
 	User         string

@@ -32,7 +32,7 @@ var kindAttrs = map[Kind][]string{
 	Command:   {"argv", "env", "outputs"},
 }
 
-var waitSchema = &hcl.BodySchema{Attributes: attrSchemas([]string{"enabled", "host_keys", "known_hosts", "key_file", "user", "ready_command", "timeout"})}
+var waitSchema = &hcl.BodySchema{Attributes: attrSchemas([]string{"enabled", "host_keys", "pinned_keys", "known_hosts", "key_file", "user", "ready_command", "timeout"})}
 
 func stageSchema(k Kind) *hcl.BodySchema {
 	s := &hcl.BodySchema{Attributes: attrSchemas(append(append([]string(nil), common...), kindAttrs[k]...))}
