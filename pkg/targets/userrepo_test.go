@@ -345,12 +345,9 @@ func TestUserRepoJumpHostE2E(t *testing.T) {
 	checkHosts(t, p, "etc/baton-image", nHosts, map[string]string{"template_id": "8025", "version": "2.4.1-jump"})
 	// The collection's FQCN role ran on every host, from the release's playbooks.
 	checkHosts(t, p, "etc/baton/configured-by", nHosts, map[string]string{"role": "acme.jumphost.base", "release": "one", "template": "8025"})
-	t.Run("the user's ansible.cfg wins", func(t *testing.T) {
-		// TODO(stagesfx): remove once the Ansible stage leaves the settings
-		// the user's ansible.cfg makes to it; baton's ANSIBLE_FORKS wins today.
-		t.Skip("needs the Ansible stage to respect the user's ansible.cfg")
-		checkHosts(t, p, "etc/baton/configured-by", nHosts, map[string]string{"forks": "7"})
-	})
+	// The collection's ansible.cfg says forks = 7: it wins over baton's
+	// one fork per host.
+	checkHosts(t, p, "etc/baton/configured-by", nHosts, map[string]string{"forks": "7"})
 	// No backend block: the state stays where the repository keeps it.
 	if n := tfResources(t, state); n == 0 {
 		t.Errorf("%s holds no resources after the deploy", state)
@@ -453,6 +450,46 @@ func TestUserRepoJumpHostE2E(t *testing.T) {
 	}
 }
 
+// checkKnownHosts wants the environment's known_hosts to hold every lab
+// host's current key, one line per host: accept-new recorded it, and
+// forgot the key of a host Terraform replaced.
+func checkKnownHosts(t *testing.T, p *Project, port int) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(p.State, "known_hosts"))
+	if err != nil {
+		t.Errorf("accept-new recorded no keys: %v", err)
+		return
+	}
+	known := strings.Split(strings.TrimSpace(string(data)), "\n")
+	hosts, _ := filepath.Glob(filepath.Join(p.State, "lab", "hosts", "*"))
+	for _, h := range hosts {
+		cfg, _ := os.ReadFile(filepath.Join(h, "sshd_config"))
+		pub, _ := os.ReadFile(filepath.Join(h, "ssh_host_ed25519_key.pub"))
+		var addr string
+		for _, line := range strings.Split(string(cfg), "\n") {
+			if a, ok := strings.CutPrefix(line, "ListenAddress "); ok {
+				addr, _, _ = strings.Cut(a, ":")
+			}
+		}
+		f := strings.Fields(string(pub))
+		if addr == "" || len(f) < 2 {
+			t.Errorf("%s: no address or host key", h)
+			continue
+		}
+		name := "[" + addr + "]:" + strconv.Itoa(port)
+		var lines []string
+		for _, l := range known {
+			if strings.HasPrefix(l, name+" ") {
+				lines = append(lines, l)
+			}
+		}
+		// A recorded line may end in a comment naming the host.
+		if want := name + " " + f[0] + " " + f[1]; len(lines) != 1 || strings.Join(strings.Fields(lines[0])[:3], " ") != want {
+			t.Errorf("known_hosts for %s: %q, want only %q", name, lines, want)
+		}
+	}
+}
+
 // stageLine reports whether a line of the console names stage and says what.
 func stageLine(console, stage, what string) bool {
 	for _, line := range strings.Split(console, "\n") {
@@ -508,7 +545,6 @@ func filesHolding(t *testing.T, dir, s string) []string {
 // path, then a second Terraform configuration deploys the apps; every tool
 // runs under Doppler, the Terraform stages with tf-var names.
 func TestUserRepoInfraAnsibleAppsE2E(t *testing.T) {
-	t.Skip("needs InventoryPath: an inventory read by path (stages.Ansible.InventoryPath, WaitSSH.InventoryPath)")
 	r := newUserRepo(t, "portainer", "infra")
 	const base, nHosts = 51, 2
 	secret := "dp-" + sha256Hex(r.Dir)[:24]
@@ -533,6 +569,7 @@ func TestUserRepoInfraAnsibleAppsE2E(t *testing.T) {
 		t.Fatalf("inventory %s: %q, %v", inventory, ini, err)
 	}
 	checkHosts(t, p, "etc/docker/ready", nHosts, map[string]string{"token_sha256": sha256Hex(secret)})
+	checkKnownHosts(t, p, port)
 	// The apps took infra's output and gave theirs, stored; the secret
 	// reached Terraform as var.api_token.
 	endpoint := stored(t, p, handoff.NewValue("terraform.apps.endpoint"))

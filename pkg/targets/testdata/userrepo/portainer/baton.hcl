@@ -22,11 +22,7 @@ ansible "configure" {
   playbook  = "site.yml"
   inventory = "inventory/hosts.ini" # written by terraform.infra
   after     = [terraform.infra]
-  wait_ssh {
-    # TODO(accept-new): host_keys = "accept-new" and no known_hosts.
-    host_keys   = "known_hosts"
-    known_hosts = "${baton.state}/lab/known_hosts"
-  }
+  wait_ssh { host_keys = "accept-new" }
 }
 
 terraform "apps" {
