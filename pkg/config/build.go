@@ -318,6 +318,9 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 		User:          s.Wait.User,
 		ReadyCommand:  s.Wait.ReadyCommand,
 		Timeout:       s.Wait.Timeout,
+		// An inventory read by path is no handoff: the stage that writes
+		// it is only in after.
+		RunAfter: s.After,
 	}
 	if r := replacedName(s); r != "" {
 		w.Replaced = defs[r]

@@ -147,6 +147,41 @@ terraform "infra" {
 	}
 }
 
+// TestInventoryPathWaitsForItsWriter: an inventory read by path is no
+// handoff, so the wait for SSH, which reads it first, must follow the
+// stages in after as the playbook does, not start beside them.
+func TestInventoryPathWaitsForItsWriter(t *testing.T) {
+	dir := repo(t)
+	src := `terraform "infra" {
+  dir  = "terraform"
+  vars = { vm_clone_vm_id = 8025 }
+}
+ansible "configure" {
+  dir       = "ansible_collections/acme/jump"
+  playbook  = "playbooks/site.yml"
+  inventory = "inventory/hosts.ini"
+  after     = [terraform.infra]
+}
+`
+	p, err := Parse(filepath.Join(dir, FileName), []byte(src), Options{StateRoot: dir, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p.Build(stages.Exec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph := pl.Mermaid()
+	for _, edge := range []string{
+		"terraform_infra -.->|after| ansible_configure_wait",
+		"ansible_configure_wait -.->|after| ansible_configure",
+	} {
+		if !strings.Contains(graph, edge) {
+			t.Errorf("graph lacks %q:\n%s", edge, graph)
+		}
+	}
+}
+
 // TestBadFiles: each bad pipeline file is refused whole, before any tool
 // starts, with the line and what is allowed.
 func TestBadFiles(t *testing.T) {

@@ -64,12 +64,19 @@ type WaitSSH struct {
 	ReadyCommand string
 	// Timeout bounds the wait; 0 means 5 minutes.
 	Timeout time.Duration
+	// RunAfter names stages the wait must follow without needing their
+	// handoffs: the stage that writes InventoryPath, say.
+	RunAfter []string
 }
 
 var (
-	_ pipeline.Stage   = (*WaitSSH)(nil)
-	_ pipeline.Checker = (*WaitSSH)(nil)
+	_ pipeline.Stage     = (*WaitSSH)(nil)
+	_ pipeline.Checker   = (*WaitSSH)(nil)
+	_ pipeline.Sequencer = (*WaitSSH)(nil)
 )
+
+// After implements pipeline.Sequencer.
+func (w *WaitSSH) After() []string { return w.RunAfter }
 
 // Name implements pipeline.Stage.
 func (w *WaitSSH) Name() string {

@@ -1,0 +1,1 @@
+image_version = "2.4.1-jump"
