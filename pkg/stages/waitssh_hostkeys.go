@@ -61,8 +61,16 @@ func (w *WaitSSH) policy(j *pipeline.Job, known string, hosts []pipeline.SSHHost
 		if err != nil {
 			return pipeline.HostKeyPolicy{}, err
 		}
+		all := make([]string, 0, len(hosts))
+		for _, h := range hosts {
+			all = append(all, h.Name)
+		}
 		return pipeline.AcceptNew(known, pipeline.AcceptNewOptions{Names: names, Forget: func(addr string, recorded []string) (bool, string) {
-			return rebuilt(names[addr], recorded, replaced, w.Replaced != nil)
+			ok, why := rebuilt(names[addr], recorded, replaced, w.Replaced != nil, all)
+			if ok && why != "" {
+				j.Printf("%s: %s", names[addr], why)
+			}
+			return ok, why
 		}}), nil
 	case HostKeysPinned:
 		var keys []ssh.PublicKey
@@ -104,8 +112,11 @@ func (w *WaitSSH) replaced(j *pipeline.Job) ([]string, error) {
 }
 
 // rebuilt decides whether a host whose key changed was rebuilt in this
-// run, and says why not when it was not.
-func rebuilt(name string, recorded, replaced []string, haveReplaced bool) (bool, string) {
+// run, and says why not when it was not. When no replaced address names
+// any host of the inventory (count-indexed resources: host[0], host[1]),
+// which host each was cannot be told, so every host counts as rebuilt, and
+// the note says so.
+func rebuilt(name string, recorded, replaced []string, haveReplaced bool, hosts []string) (bool, string) {
 	switch {
 	case !haveReplaced:
 		return false, "the wait has no Replaced handoff from Terraform to tell a rebuilt host"
@@ -125,7 +136,22 @@ func rebuilt(name string, recorded, replaced []string, haveReplaced bool) (bool,
 	if others {
 		return true, ""
 	}
+	if !namesAny(replaced, hosts) {
+		return true, fmt.Sprintf("key changed and accepted: Terraform replaced %s in this run, addresses that name no host, so any host may be one of them", strings.Join(replaced, ", "))
+	}
 	return false, fmt.Sprintf("Terraform replaced %s in this run, and none of them names %s", strings.Join(replaced, ", "), name)
+}
+
+// namesAny reports whether some replaced address names one of hosts.
+func namesAny(replaced, hosts []string) bool {
+	for _, addr := range replaced {
+		for _, n := range addressNames(addr) {
+			if slices.Contains(hosts, n) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var addressKeyRE = regexp.MustCompile(`\[("(?:[^"\\]|\\.)*"|[0-9]+)\]`)

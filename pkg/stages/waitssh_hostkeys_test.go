@@ -49,9 +49,11 @@ func TestRebuilt(t *testing.T) {
 		{"another host replaced", "web-2", []string{"web-2"}, web1, true, false, "none of them names web-2"},
 		{"new host at another's address", "web-9", []string{"web-3"}, web1, true, true, ""},
 		{"line baton did not write", "web-9", []string{""}, web1, true, false, "none of them names web-9"},
-		{"a prefix is not a name", "web", []string{"web"}, []string{`proxmox_vm.webserver["a"]`}, true, false, "none of them"},
+		{"a prefix is not a name", "web", []string{"web"}, []string{`proxmox_vm.webserver["a"]`, `proxmox_vm.x["web-1"]`}, true, false, "none of them"},
+		{"count-indexed, naming no host", "web-2", []string{"web-2"}, []string{`module.lab.terraform_data.host[1]`}, true, true, "name no host"},
+		{"count-indexed, nothing replaced", "web-2", []string{"web-2"}, []string{}, true, false, "replaced nothing"},
 	} {
-		got, why := rebuilt(c.host, c.recorded, c.replaced, c.have)
+		got, why := rebuilt(c.host, c.recorded, c.replaced, c.have, []string{"web-1", "web-2", "web-9", "jump", "web"})
 		if got != c.want || !strings.Contains(why, c.why) {
 			t.Errorf("%s: rebuilt = %v, %q; want %v, %q", c.name, got, why, c.want, c.why)
 		}
