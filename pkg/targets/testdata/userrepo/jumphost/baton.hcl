@@ -30,12 +30,10 @@ ansible "configure" {
   dir       = "ansible_collections/acme/jumphost"
   playbook  = "playbooks/site.yml"
   inventory = terraform.infra.ansible_inventory
-  # The client key is the inventory's, ~/.ssh/ansible. Not accept-new:
-  # the lab's hosts are terraform_data.host[0], [1], … and accept-new only
-  # forgets the old key of a replaced host whose name is in the resource's
-  # address, so a new image (new clones, new keys) would be refused.
+  # The client key is the inventory's, ~/.ssh/ansible. A new image makes
+  # new clones with new keys: accept-new records them on first contact and,
+  # when Terraform replaced the hosts in the same run, forgets the old ones.
   wait_ssh {
-    host_keys   = "known_hosts"
-    known_hosts = "${baton.state}/lab/known_hosts"
+    host_keys = "accept-new"
   }
 }
