@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -131,10 +132,10 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.dir
 	cmd.Env = append(append(os.Environ(), x.Env...), c.env...)
-	// Its own process group: a Ctrl-C in the terminal reaches baton only,
-	// and baton decides how the tool is stopped (Terraform exits hard on a
-	// second SIGINT).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// proc.Start gives it a process group of its own — a Ctrl-C in the
+	// terminal reaches baton only, and baton decides how the tool is
+	// stopped (Terraform exits hard on a second SIGINT) — and ends the
+	// group when baton dies.
 	cmd.Stdin = nil
 
 	stream := c.stream
@@ -178,7 +179,8 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	cmd.WaitDelay = grace + time.Second
 
 	j.Printf("$ %s", shellQuote(x.shown(j, c)))
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(cmd)
+	if err != nil {
 		out.Close()
 		errOut.Close()
 		return &ToolError{Tool: c.tool, Args: c.args, ExitCode: -1, Err: err}
@@ -207,7 +209,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 	}()
-	err := cmd.Wait()
+	err = p.Wait()
 	close(stopped)
 	wg.Wait()
 	if lf, ok := stdout.(*lineFunc); ok {
