@@ -73,11 +73,11 @@ func (inv *AnsibleInventory) validate() error {
 		}
 	}
 	for _, h := range inv.Hosts() {
-		if h.Address == "" {
-			return fmt.Errorf("group %q: host %q has no address: set ansible_host, or name the host by its IP address or DNS name", h.Groups[0], h.Name)
-		}
 		if err := checkAddress(h); err != nil {
 			return err
+		}
+		if h.Address == "" {
+			return fmt.Errorf("group %q: host %q has no address: set ansible_host, or name the host by its IP address or DNS name", h.Groups[0], h.Name)
 		}
 	}
 	return nil
