@@ -79,13 +79,14 @@ func ParseInventory(data []byte) (*AnsibleInventory, error) {
 			root = root.Content[0]
 		}
 	}
-	if err := noDuplicateKeys(root, 0); err != nil {
+	var nodes int
+	if err := noDuplicateKeys(root, 0, &nodes); err != nil {
 		return nil, err
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, errors.New("an inventory is a mapping of group names to groups, e.g. {\"all\": {\"children\": {\"web\": {\"hosts\": {\"web-1\": {\"ansible_host\": \"10.0.0.5\"}}}}}}")
 	}
-	p := &invParser{inv: &AnsibleInventory{groups: map[string]*invGroup{}}, budget: budget{nodes: maxVarNodes}}
+	p := &invParser{inv: &AnsibleInventory{groups: map[string]*invGroup{}}, budget: budget{nodes: nodes + maxVarNodes}}
 	if err := p.parse(root); err != nil {
 		return nil, err
 	}

@@ -106,7 +106,6 @@ func (inv *AnsibleInventory) Hosts() []InventoryHost {
 	if inv == nil {
 		return nil
 	}
-	depth := inv.depths()
 	type member struct {
 		group string
 		vars  map[string]any
@@ -117,36 +116,62 @@ func (inv *AnsibleInventory) Hosts() []InventoryHost {
 			memberships[host] = append(memberships[host], member{name, vars})
 		}
 	}
+	// Hosts of the same groups share their groups' vars: work them out
+	// once per set of groups, not once per host.
+	t := inv.tree()
+	type shared struct {
+		vars   map[string]any
+		groups []string
+	}
+	byGroups := map[string]shared{}
 	hosts := make([]InventoryHost, 0, len(memberships))
+	var key strings.Builder
 	for name, ms := range memberships {
-		groups := inv.ancestors(ms[0].group)
-		for _, m := range ms[1:] {
-			for _, a := range inv.ancestors(m.group) {
-				groups = appendNew(groups, a)
-			}
-		}
-		sort.Slice(groups, func(i, j int) bool {
-			if depth[groups[i]] != depth[groups[j]] {
-				return depth[groups[i]] < depth[groups[j]]
-			}
-			return groups[i] < groups[j]
-		})
-		vars := map[string]any{}
-		for _, g := range groups {
-			for k, v := range inv.groups[g].vars {
-				vars[k] = v
-			}
-		}
 		sort.Slice(ms, func(i, j int) bool { return ms[i].group < ms[j].group })
+		key.Reset()
+		for _, m := range ms {
+			key.WriteString(m.group)
+			key.WriteByte(0)
+		}
+		sh, ok := byGroups[key.String()]
+		if !ok {
+			groups := []string{}
+			for _, m := range ms {
+				for _, a := range t.ancestors(m.group) {
+					groups = appendNew(groups, a)
+				}
+			}
+			sort.Slice(groups, func(i, j int) bool {
+				if t.depth[groups[i]] != t.depth[groups[j]] {
+					return t.depth[groups[i]] < t.depth[groups[j]]
+				}
+				return groups[i] < groups[j]
+			})
+			sh.vars = map[string]any{}
+			for _, g := range groups {
+				for k, v := range inv.groups[g].vars {
+					sh.vars[k] = v
+				}
+			}
+			for _, m := range ms {
+				sh.groups = append(sh.groups, m.group)
+			}
+			byGroups[key.String()] = sh
+		}
+		n := len(sh.vars)
+		for _, m := range ms {
+			n += len(m.vars)
+		}
+		vars := make(map[string]any, n)
+		for k, v := range sh.vars {
+			vars[k] = v
+		}
 		for _, m := range ms {
 			for k, v := range m.vars {
 				vars[k] = v
 			}
 		}
-		h := InventoryHost{Name: name, Vars: vars}
-		for _, m := range ms {
-			h.Groups = append(h.Groups, m.group)
-		}
+		h := InventoryHost{Name: name, Vars: vars, Groups: append([]string(nil), sh.groups...)}
 		h.Address, _ = vars["ansible_host"].(string)
 		if h.Address == "" && isAddress(name) {
 			h.Address = name
@@ -159,14 +184,26 @@ func (inv *AnsibleInventory) Hosts() []InventoryHost {
 	return hosts
 }
 
-// depths gives each group its distance from "all", for var precedence.
-func (inv *AnsibleInventory) depths() map[string]int {
-	depth := map[string]int{"all": 0}
+// groupTree is the inventory's groups seen from the children up.
+type groupTree struct {
+	parents map[string][]string
+	depth   map[string]int // distance from "all", for var precedence
+	above   map[string][]string
+}
+
+func (inv *AnsibleInventory) tree() *groupTree {
+	t := &groupTree{parents: map[string][]string{}, depth: map[string]int{"all": 0}, above: map[string][]string{}}
+	names := inv.groupNames()
+	for _, pn := range names {
+		for _, c := range inv.groups[pn].children {
+			t.parents[c] = append(t.parents[c], pn)
+		}
+	}
 	queue := []string{"all"}
 	// Groups nobody lists are children of all.
-	for _, n := range inv.groupNames() {
-		if n != "all" && !inv.isChild(n) {
-			depth[n] = 1
+	for _, n := range names {
+		if n != "all" && len(t.parents[n]) == 0 {
+			t.depth[n] = 1
 			queue = append(queue, n)
 		}
 	}
@@ -174,39 +211,29 @@ func (inv *AnsibleInventory) depths() map[string]int {
 		n := queue[0]
 		queue = queue[1:]
 		for _, c := range inv.groups[n].children {
-			if _, ok := depth[c]; !ok {
-				depth[c] = depth[n] + 1
+			if _, ok := t.depth[c]; !ok {
+				t.depth[c] = t.depth[n] + 1
 				queue = append(queue, c)
 			}
 		}
 	}
-	return depth
-}
-
-func (inv *AnsibleInventory) isChild(name string) bool {
-	for _, g := range inv.groups {
-		for _, c := range g.children {
-			if c == name {
-				return true
-			}
-		}
-	}
-	return false
+	return t
 }
 
 // ancestors is the group and every group it is a child of, "all" included.
-func (inv *AnsibleInventory) ancestors(name string) []string {
+func (t *groupTree) ancestors(name string) []string {
+	if out, ok := t.above[name]; ok {
+		return out
+	}
 	out := []string{name}
 	for i := 0; i < len(out); i++ {
-		for _, pn := range inv.groupNames() {
-			for _, c := range inv.groups[pn].children {
-				if c == out[i] {
-					out = appendNew(out, pn)
-				}
-			}
+		for _, pn := range t.parents[out[i]] {
+			out = appendNew(out, pn)
 		}
 	}
-	return appendNew(out, "all")
+	out = appendNew(out, "all")
+	t.above[name] = out
+	return out
 }
 
 func appendNew(list []string, s string) []string {

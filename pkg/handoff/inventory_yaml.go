@@ -3,6 +3,7 @@ package handoff
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -24,11 +25,12 @@ func varsOf(n *yaml.Node, b *budget) (map[string]any, error) {
 }
 
 // Bounds on the vars of one inventory, so that YAML aliases cannot multiply a small
-// file into an enormous one or refer to themselves.
-const (
-	maxVarNodes = 1 << 20
-	maxVarDepth = 64
-)
+// file into an enormous one or refer to themselves: the vars may have
+// maxVarNodes values more than the document has nodes (a var, so that
+// tests can lower it).
+var maxVarNodes = 1 << 20
+
+const maxVarDepth = 64
 
 type budget struct{ nodes int }
 
@@ -69,6 +71,9 @@ func valueOf(n *yaml.Node, b *budget, depth int) (any, error) {
 		}
 		return s, nil
 	case yaml.ScalarNode:
+		if v, ok := plainScalar(n); ok {
+			return v, nil
+		}
 		var v any
 		switch n.Tag {
 		case "!!str", "!!null", "!!bool", "!!int", "!!float":
@@ -86,9 +91,39 @@ func valueOf(n *yaml.Node, b *budget, depth int) (any, error) {
 	return nil, fmt.Errorf("unsupported YAML node")
 }
 
+// plainScalar gives the common scalars — strings, null, true, false and
+// decimal integers — as Node.Decode would, without the decoder Decode
+// makes for each call, which was most of the memory an inventory took.
+func plainScalar(n *yaml.Node) (any, bool) {
+	switch n.Tag {
+	case "!!str":
+		return n.Value, true
+	case "!!null":
+		return nil, true
+	case "!!bool":
+		switch n.Value {
+		case "true":
+			return true, true
+		case "false":
+			return false, true
+		}
+	case "!!int":
+		s := strings.TrimPrefix(n.Value, "-")
+		if s == "" || len(s) > 18 || (s[0] == '0' && s != "0") || strings.Trim(s, "0123456789") != "" {
+			return nil, false
+		}
+		if i, err := strconv.Atoi(n.Value); err == nil {
+			return i, true
+		}
+	}
+	return nil, false
+}
+
 // noDuplicateKeys rejects a mapping that names a key twice, which JSON
 // decoders and Ansible would silently resolve to the last one.
-func noDuplicateKeys(n *yaml.Node, depth int) error {
+// It counts in *nodes the nodes it visits (aliases once).
+func noDuplicateKeys(n *yaml.Node, depth int, nodes *int) error {
+	*nodes++
 	if depth > 100 {
 		return errors.New("nested more than 100 levels deep")
 	}
@@ -103,7 +138,7 @@ func noDuplicateKeys(n *yaml.Node, depth int) error {
 		}
 	}
 	for _, c := range n.Content {
-		if err := noDuplicateKeys(c, depth+1); err != nil {
+		if err := noDuplicateKeys(c, depth+1, nodes); err != nil {
 			return err
 		}
 	}
