@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -186,6 +187,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		return &ToolError{Tool: c.tool, Args: c.args, ExitCode: -1, Err: err}
 	}
 	stopped := make(chan struct{})
+	var asked atomic.Bool // set once the tool was told to stop
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -196,6 +198,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		case <-ctx.Done():
 		}
 		pgid := cmd.Process.Pid
+		asked.Store(true)
 		if len(x.Wrapper) > 0 {
 			// The wrapper passes the signal on: the tool gets one, not two.
 			_ = syscall.Kill(pgid, syscall.SIGINT)
@@ -220,6 +223,11 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	}
 	out.Close()
 	errOut.Close()
+	if err == nil && asked.Load() {
+		// It exited 0 after SIGINT (Packer does, on some interrupts): it
+		// stopped because we asked, not because it was done.
+		return &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: ctx.Err()}
+	}
 	if err == nil {
 		return nil
 	}
@@ -239,6 +247,17 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		te.Err = ctx.Err()
 	}
 	return te
+}
+
+// toolOutput runs a short query of a tool (its version) and returns its
+// standard output. A run stopped by ctx gives ctx's error, not the
+// "signal: killed" of os/exec, so that a Ctrl-C reads as one.
+func toolOutput(ctx context.Context, bin string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return out, err
 }
 
 // shown is c's command line as the log shows it: each argument masked
