@@ -151,6 +151,7 @@ func (r *tfRun) close() {
 	if r.reap != nil {
 		r.reap()
 	}
+	protect(r.localStateFiles()...)
 	if r.varFile != "" {
 		os.Remove(r.varFile)
 	}
@@ -359,10 +360,10 @@ func (r *tfRun) initIfNeeded(ctx context.Context) error {
 	if err := r.cmd("init", args, func() error { return r.tf.Init(ctx, opts...) }); err != nil {
 		return fmt.Errorf("terraform init: %w", err)
 	}
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+	if err := os.MkdirAll(r.dataDir(), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(stamp, []byte(want), 0o644)
+	return os.WriteFile(stamp, []byte(want), 0o600)
 }
 
 func (r *tfRun) dataDir() string {
@@ -499,7 +500,12 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 	planFile := filepath.Join(j.Dir, "tfplan")
 	opts, args := r.planOptions(planFile, false)
 	var changes bool
-	if err := r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+	// A plan file holds every variable's value: 0600 while it lives, and
+	// removed however the run ends.
+	defer os.Remove(planFile)
+	err = r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err })
+	protect(planFile)
+	if err != nil {
 		return fmt.Errorf("terraform plan: %w", err)
 	}
 	if !changes {
@@ -521,7 +527,6 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		}
 		j.SetNote("applied: %s", summary)
 	}
-	os.Remove(planFile) // a plan file holds every variable's value
 	if err := r.saveApplied(); err != nil {
 		return err
 	}
@@ -534,7 +539,7 @@ func (r *tfRun) appliedFile() string { return filepath.Join(r.dataDir(), "baton-
 
 func (r *tfRun) saveApplied() error {
 	data, _ := json.Marshal(r.vars)
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+	if err := os.MkdirAll(r.dataDir(), 0o700); err != nil {
 		return err
 	}
 	// Variables may be secret: 0600, like the state.
@@ -707,11 +712,12 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 	}
 	defer r.close()
 	planFile := filepath.Join(j.Dir, "check.tfplan")
+	defer os.Remove(planFile)
 	changes, err := r.planReadOnly(ctx, planFile)
+	protect(planFile)
 	if err != nil {
 		return fmt.Errorf("terraform state cannot be checked: %w", err)
 	}
-	defer os.Remove(planFile)
 	if changes {
 		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", r.planSummary(ctx, planFile))
 	}
