@@ -4,12 +4,15 @@
 //
 //	go run mage.go deploy
 //	go run mage.go -l
+//
+// Two targets may be started at once: internal/magerun compiles the
+// magefile under a lock per checkout.
 package main
 
 import (
 	"os"
 
-	"github.com/magefile/mage/mage"
+	"github.com/baton-deploy/baton/internal/magerun"
 )
 
-func main() { os.Exit(mage.Main()) }
+func main() { os.Exit(magerun.Main()) }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/baton-deploy/baton/internal/regularfile"
 )
 
 // The range of a Proxmox VMID, which is what a template ID is.
@@ -179,29 +181,24 @@ func NewJSON[T any](name string, validate func(T) error) Key[T] {
 	})
 }
 
-// maxValueFile bounds what a handoff read from a file may weigh; inventories
-// of thousands of hosts stay far below it.
-const maxValueFile = 64 << 20
+// MaxValueFile bounds what a handoff read from a file may weigh:
+// inventories of thousands of hosts stay far below it, and a device or an
+// endless file cannot make baton read forever.
+const MaxValueFile = 16 << 20
 
+// readValueFile reads the regular file at path, of at most MaxValueFile
+// bytes, that holds what (e.g. "an Ansible inventory").
 func readValueFile(path, what string) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("no file given: want the path of %s", what)
 	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("file %s does not exist: want the path of %s", path, what)
-		}
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s is a directory: want the path of %s", path, what)
-	}
-	if fi.Size() > maxValueFile {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d a handoff may hold", path, fi.Size(), maxValueFile)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
+	data, err := regularfile.Read(path, MaxValueFile)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("file %s does not exist: want the path of %s", path, what)
+	case errors.Is(err, regularfile.ErrNotRegular):
+		return nil, fmt.Errorf("%w: want the path of a regular file that holds %s", err, what)
+	case err != nil:
 		return nil, err
 	}
 	if len(bytes.TrimSpace(data)) == 0 {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
+	"github.com/baton-deploy/baton/internal/regularfile"
 )
 
 // ErrNotStored is returned, wrapped, by [Store.Get] when no stage has stored
@@ -82,12 +83,17 @@ func (s *Store) Get(def Def) (Value, error) {
 	return v, nil
 }
 
+// maxStoredFile bounds a stored handoff's file. Values from Terraform's
+// output are not bounded by MaxValueFile, so it is generous: it is there so
+// that a device or a FIFO in the store is refused, not read forever.
+const maxStoredFile = 256 << 20
+
 func (s *Store) read(name string) (Value, error) {
 	if err := ValidName(name); err != nil {
 		return Value{}, err
 	}
 	path := s.Path(name)
-	data, err := os.ReadFile(path)
+	data, err := regularfile.Read(path, maxStoredFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Value{}, fmt.Errorf("handoff %q in %s: %w", name, s.dir, ErrNotStored)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -225,4 +226,23 @@ func FuzzDecodeEnvelope(f *testing.F) {
 			t.Fatalf("round trip changed the value: %+v → %+v", v, w)
 		}
 	})
+}
+
+// A FIFO (or a device) in the store's place of a handoff is refused at
+// once, not waited for.
+func TestStoreRefusesAFIFO(t *testing.T) {
+	s, _ := OpenStore(t.TempDir())
+	if err := syscall.Mkfifo(s.Path("template_id"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := s.Get(TemplateID); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "is a FIFO (named pipe)") {
+			t.Errorf("Get: err = %v, want it to refuse the FIFO", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Get did not return within a minute")
+	}
 }

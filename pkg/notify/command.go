@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -37,7 +38,7 @@ const stderrTail = 1024
 // so on: one variable per JSON field, named in upper case, times in
 // RFC 3339. Its standard output is discarded.
 //
-// When the attempt's time is up, the program and every process it started
+// When the attempt's time is up, or baton dies, the program and every process it started
 // are killed (SIGKILL to its process group).
 type Command struct {
 	// Argv is the program and its arguments.
@@ -85,8 +86,8 @@ func (c *Command) Deliver(ctx context.Context, ev Event) error {
 	cmd.Env = append(inheritedEnv(os.Environ()), ev.environ()...)
 	var stderr tailBuffer
 	cmd.Stderr = &stderr
-	// Its own process group, so that a script's children die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// proc.Start gives it its own process group, so that a script's
+	// children die with it, also when baton dies.
 	cmd.Cancel = func() error {
 		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		if errors.Is(err, syscall.ESRCH) {
@@ -98,7 +99,10 @@ func (c *Command) Deliver(ctx context.Context, ev Event) error {
 	// escaped the group and holds them cannot hang the delivery.
 	cmd.WaitDelay = time.Second
 
-	err = cmd.Run()
+	p, err := proc.Start(cmd)
+	if err == nil {
+		err = p.Wait()
+	}
 	if err == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baton-deploy/baton/internal/proc/proctest"
 )
 
 // runs returns how many times the helper ran with dir.
@@ -195,4 +198,35 @@ func TestTailBufferKeepsTheEnd(t *testing.T) {
 	if got := b.String(); len(got) != stderrTail || !strings.HasSuffix(got, "the end") {
 		t.Errorf("got %d bytes ending %q, want %d ending in the end", len(got), got[len(got)-10:], stderrTail)
 	}
+}
+
+// kill -9 of baton while a notification command runs must end the command
+// and what it started.
+func TestCommandDiesWithBaton(t *testing.T) {
+	dir := t.TempDir()
+	baton := exec.Command(os.Args[0], "-test.run=^TestHelperDeliverer$", "-test.count=1")
+	baton.Env = append(os.Environ(), "BATON_NOTIFY_HELPER_DIR="+dir)
+	if err := baton.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = baton.Wait(); close(exited) }()
+	pids := proctest.ReadPIDs(t, dir, exited, "child.pid", "grandchild.pid")
+	if err := baton.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+	proctest.RequireGone(t, []string{"command", "command's child"}, pids)
+}
+
+// TestHelperDeliverer is not a test: run by TestCommandDiesWithBaton as a
+// separate process (baton), it delivers to a command whose child has a
+// child, and waits to be killed.
+func TestHelperDeliverer(t *testing.T) {
+	dir := os.Getenv("BATON_NOTIFY_HELPER_DIR")
+	if dir == "" {
+		t.Skip("helper process")
+	}
+	c := &Command{Argv: []string{"sh", "-c", proctest.FamilyScript, "sh", dir}}
+	_ = c.Deliver(context.Background(), Event{})
 }

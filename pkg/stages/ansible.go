@@ -270,7 +270,7 @@ func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, err
 	if err != nil {
 		return "", err
 	}
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	out, err := toolOutput(ctx, bin, "--version")
 	if err != nil {
 		return "", fmt.Errorf("ansible-playbook --version: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/baton-deploy/baton/internal/regularfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -120,7 +121,10 @@ func (c *Command) Run(ctx context.Context, j *pipeline.Job) error {
 		if !filepath.IsAbs(full) {
 			full = filepath.Join(c.Dir, path)
 		}
-		data, err := os.ReadFile(full)
+		data, err := regularfile.Read(full, handoff.MaxValueFile)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("command %s: %s, which gives %s: %w", c.Argv[0], path, d.Name(), err)
+		}
 		if err != nil {
 			return fmt.Errorf("command %s did not write %s, which gives %s: %w", c.Argv[0], path, d.Name(), err)
 		}

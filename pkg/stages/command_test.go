@@ -50,6 +50,7 @@ func TestCommandFailures(t *testing.T) {
 		{"exit code", &Command{StageName: "x", Argv: []string{"sh", "-c", "echo boom >&2; exit 3"}}, "exit status 3:\nboom"},
 		{"not json", &Command{StageName: "x", Argv: []string{"echo", "hello"}, Stdout: []handoff.Def{version}}, "not a valid app_version"},
 		{"missing member", &Command{StageName: "x", Argv: []string{"echo", `{"a": 1}`}, Stdout: []handoff.Def{version, handoff.TemplateID}}, `no "app_version"`},
+		{"file is a FIFO", &Command{StageName: "x", Argv: []string{"mkfifo", "out.json"}, Dir: t.TempDir(), Files: map[string]handoff.Def{"out.json": version}}, "out.json is a FIFO (named pipe): not a regular file"},
 		{"file not written", &Command{StageName: "x", Argv: []string{"true"}, Dir: t.TempDir(), Files: map[string]handoff.Def{"out.json": version}}, "did not write out.json"},
 		{"no such program", &Command{StageName: "x", Argv: []string{"no-such-program-baton"}}, "no-such-program-baton is not installed"},
 	} {

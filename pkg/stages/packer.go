@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -391,7 +390,7 @@ func parseVersion(s string) (version, error) {
 }
 
 func packerVersion(ctx context.Context, bin string) (version, error) {
-	out, err := exec.CommandContext(ctx, bin, "version").Output()
+	out, err := toolOutput(ctx, bin, "version")
 	if err != nil {
 		return version{}, fmt.Errorf("packer version: %w", err)
 	}

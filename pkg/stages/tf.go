@@ -165,6 +165,7 @@ func (r *tfRun) close() {
 	if r.reap != nil {
 		r.reap()
 	}
+	protect(r.localStateFiles()...)
 	if r.varFile != "" {
 		os.Remove(r.varFile)
 	}
@@ -303,15 +304,21 @@ func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 	if errors.As(err, &exitErr) && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()
 	}
-	msg, ok := errText(err)
+	// terraform-exec's error for a run cancelled as it started has no
+	// message (its Error panics), and the one for a run cancelled while it
+	// asked for Terraform's version blames the version ("validate -json
+	// was added in 0.12.0: context canceled"): say what happened instead,
+	// and only that.
 	switch {
 	case errors.Is(err, context.Canceled):
-		// terraform-exec's error for a run cancelled as it started has no
-		// message (its Error panics); say what happened instead.
 		te.Err = context.Canceled
+		return te
 	case errors.Is(err, context.DeadlineExceeded):
 		te.Err = context.DeadlineExceeded
-	case !ok:
+		return te
+	}
+	msg, ok := errText(err)
+	if !ok {
 		te.Err = errors.New("terraform stopped without an error message")
 	}
 	if te.Stderr == "" && ok {
@@ -400,11 +407,12 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 	}
 	defer r.close()
 	planFile := filepath.Join(j.Dir, "check.tfplan")
+	defer os.Remove(planFile)
 	changes, err := r.planReadOnly(ctx, planFile)
+	protect(planFile)
 	if err != nil {
 		return fmt.Errorf("terraform state cannot be checked: %w", err)
 	}
-	defer os.Remove(planFile)
 	if changes {
 		summary, _, _ := r.planChanges(ctx, planFile)
 		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", summary)
@@ -422,7 +430,7 @@ func (t *Terraform) Fingerprint(ctx context.Context, j *pipeline.Job) (string, e
 		return "", err
 	}
 	defer r.close()
-	out, err := exec.CommandContext(ctx, r.bin, "version").Output()
+	out, err := toolOutput(ctx, r.bin, "version")
 	if err != nil {
 		return "", fmt.Errorf("terraform version: %w", err)
 	}

@@ -24,7 +24,12 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 	planFile := filepath.Join(j.Dir, "tfplan")
 	opts, args := r.planOptions(planFile, false)
 	var changes bool
-	if err := r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err }); err != nil {
+	// A plan file holds every variable's value: 0600 while it lives, and
+	// removed however the run ends.
+	defer os.Remove(planFile)
+	err = r.cmd("plan", args, func() (err error) { changes, err = r.tf.Plan(ctx, opts...); return err })
+	protect(planFile)
+	if err != nil {
 		return fmt.Errorf("terraform plan: %w", err)
 	}
 	created := []string{}
@@ -54,7 +59,6 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		}
 		j.SetNote("applied: %s", summary)
 	}
-	os.Remove(planFile) // a plan file holds every variable's value
 	if err := r.saveApplied(); err != nil {
 		return err
 	}
@@ -73,7 +77,7 @@ func (r *tfRun) appliedFile() string { return filepath.Join(r.dataDir(), "baton-
 
 func (r *tfRun) saveApplied() error {
 	data, _ := json.Marshal(r.vars)
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+	if err := os.MkdirAll(r.dataDir(), 0o700); err != nil {
 		return err
 	}
 	// Variables may be secret: 0600, like the state.

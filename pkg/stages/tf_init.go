@@ -48,10 +48,10 @@ func (r *tfRun) initIfNeeded(ctx context.Context) error {
 	if err := r.cmd("init", args, func() error { return r.tf.Init(ctx, opts...) }); err != nil {
 		return fmt.Errorf("terraform init: %w", err)
 	}
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+	if err := os.MkdirAll(r.dataDir(), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(stamp, []byte(want), 0o644)
+	return os.WriteFile(stamp, []byte(want), 0o600)
 }
 
 func (r *tfRun) dataDir() string {

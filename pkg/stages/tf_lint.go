@@ -67,7 +67,7 @@ func (r *tfRun) lintInitIfNeeded(ctx context.Context, tflint string) error {
 	if err := r.t.Exec.run(ctx, r.j, command{tool: "tflint", path: tflint, dir: r.t.Dir, args: []string{"--init", "--no-color"}, stream: "tflint-init"}); err != nil {
 		return fmt.Errorf("tflint --init (plugins of %s): %w", r.lintConfig(), err)
 	}
-	if err := os.MkdirAll(r.dataDir(), 0o755); err != nil {
+	if err := os.MkdirAll(r.dataDir(), 0o700); err != nil {
 		return err
 	}
 	// After the init: the key covers the plugins it installed.

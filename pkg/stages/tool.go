@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -132,10 +134,10 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.dir
 	cmd.Env = append(append(os.Environ(), x.Env...), c.env...)
-	// Its own process group: a Ctrl-C in the terminal reaches baton only,
-	// and baton decides how the tool is stopped (Terraform exits hard on a
-	// second SIGINT).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// proc.Start gives it a process group of its own — a Ctrl-C in the
+	// terminal reaches baton only, and baton decides how the tool is
+	// stopped (Terraform exits hard on a second SIGINT) — and ends the
+	// group when baton dies.
 	cmd.Stdin = nil
 
 	stream := c.stream
@@ -179,12 +181,14 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	cmd.WaitDelay = grace + time.Second
 
 	j.Printf("$ %s", shellQuote(x.shown(j, c)))
-	if err := cmd.Start(); err != nil {
+	p, err := proc.Start(cmd)
+	if err != nil {
 		out.Close()
 		errOut.Close()
 		return &ToolError{Tool: c.tool, Args: c.args, ExitCode: -1, Err: err}
 	}
 	stopped := make(chan struct{})
+	var asked atomic.Bool // set once the tool was told to stop
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -195,6 +199,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		case <-ctx.Done():
 		}
 		pgid := cmd.Process.Pid
+		asked.Store(true)
 		if len(x.Wrapper) > 0 {
 			// The wrapper passes the signal on: the tool gets one, not two.
 			_ = syscall.Kill(pgid, syscall.SIGINT)
@@ -208,7 +213,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 			_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		}
 	}()
-	err := cmd.Wait()
+	err = p.Wait()
 	close(stopped)
 	wg.Wait()
 	if lf, ok := stdout.(*lineFunc); ok {
@@ -219,6 +224,11 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	}
 	out.Close()
 	errOut.Close()
+	if err == nil && asked.Load() {
+		// It exited 0 after SIGINT (Packer does, on some interrupts): it
+		// stopped because we asked, not because it was done.
+		return &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: ctx.Err()}
+	}
 	if err == nil {
 		return nil
 	}
@@ -238,6 +248,17 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		te.Err = ctx.Err()
 	}
 	return te
+}
+
+// toolOutput runs a short query of a tool (its version) and returns its
+// standard output. A run stopped by ctx gives ctx's error, not the
+// "signal: killed" of os/exec, so that a Ctrl-C reads as one.
+func toolOutput(ctx context.Context, bin string, args ...string) ([]byte, error) {
+	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return out, err
 }
 
 // shown is c's command line as the log shows it: each argument masked

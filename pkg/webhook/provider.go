@@ -86,11 +86,15 @@ func ParseProvider(s string) (Provider, error) {
 	return "", fmt.Errorf("unknown provider %q: want github, gitea (also Forgejo), gitlab or generic", s)
 }
 
-// Verify checks a request's signature with secret and reads what it is
-// about. It returns an *Error with status 401 when the signature is
-// missing or wrong, 409 when a generic delivery's timestamp is outside
-// window around now, and 400 when the payload is not the JSON the provider
-// sends. The body is parsed only once it is known to be authentic.
+// Verify checks a request's signature with secret and reads which event
+// it is and its delivery ID. It returns an *Error with status 401 when the
+// signature is missing or wrong, 409 when a generic delivery's timestamp is
+// outside window around now, and 400 when the delivery has no usable ID.
+//
+// It does not read the payload beyond the event's name (which GitLab and
+// generic senders may give in the body): events that a hook does not
+// deploy come in every shape, and must be ignored whatever their shape.
+// Call [Provider.ReadPayload] for an event that matters.
 func (p Provider) Verify(h http.Header, body, secret []byte, now time.Time, window time.Duration) (Delivery, error) {
 	d := Delivery{Provider: p, Received: now}
 	switch p {
@@ -135,10 +139,13 @@ func (p Provider) Verify(h http.Header, body, secret []byte, now time.Time, wind
 	default:
 		return d, reject(http.StatusInternalServerError, "hook has unknown provider %q", p)
 	}
-	if err := parsePayload(p, body, &d); err != nil {
-		return d, err
+	if d.Event == "" && (p == Generic || p == GitLab) {
+		d.Event = eventInBody(p, body)
 	}
 	d.Event = strings.ToLower(first(d.Event, "push"))
+	if len(d.Event) > 100 {
+		return d, reject(http.StatusBadRequest, "the event name is %d bytes long; at most 100", len(d.Event))
+	}
 	if d.ID == "" {
 		return d, reject(http.StatusBadRequest, "the delivery has no ID header (%s), so a replay could not be told from a new push", idHeader(p))
 	}
@@ -192,13 +199,11 @@ func (p Provider) Sign(body, secret []byte, ts time.Time) (header, value string)
 // payload is the union of the fields baton reads from the providers' push
 // events; each provider fills some of them.
 type payload struct {
-	Event      string `json:"event"`       // generic
-	ObjectKind string `json:"object_kind"` // GitLab
-	Ref        string `json:"ref"`
-	After      string `json:"after"`
-	Commit     string `json:"commit"`       // generic
-	Checkout   string `json:"checkout_sha"` // GitLab
-	Deleted    bool   `json:"deleted"`
+	Ref      string `json:"ref"`
+	After    string `json:"after"`
+	Commit   string `json:"commit"`       // generic
+	Checkout string `json:"checkout_sha"` // GitLab
+	Deleted  bool   `json:"deleted"`
 	// Sender is an object with a login (GitHub, Gitea) or, for generic
 	// deliveries, a string.
 	Sender       json.RawMessage `json:"sender"`
@@ -211,10 +216,31 @@ type payload struct {
 	} `json:"project"` // GitLab
 }
 
-func parsePayload(p Provider, body []byte, d *Delivery) error {
+// eventInBody reads the event's name from a generic body's "event" or a
+// GitLab body's "object_kind", or "" when there is none that is a string.
+func eventInBody(p Provider, body []byte) string {
+	var ev struct {
+		Event      any `json:"event"`
+		ObjectKind any `json:"object_kind"`
+	}
+	if json.Unmarshal(body, &ev) != nil {
+		return ""
+	}
+	if p == GitLab {
+		s, _ := ev.ObjectKind.(string)
+		return gitlabEvent(s)
+	}
+	s, _ := ev.Event.(string)
+	return s
+}
+
+// ReadPayload reads into d what a push payload says: ref, commit, sender,
+// repository, whether the push deleted the ref. It returns an *Error with
+// status 400 when the body is not the JSON the provider sends.
+func (p Provider) ReadPayload(body []byte, d *Delivery) error {
 	var pl payload
 	if err := json.Unmarshal(body, &pl); err != nil {
-		return reject(http.StatusBadRequest, "the body is not valid JSON: %v", err)
+		return reject(http.StatusBadRequest, "the body of this %s event is not the JSON %s sends: %v", d.Event, p, err)
 	}
 	d.Ref = pl.Ref
 	d.Commit = first(pl.After, pl.Commit, pl.Checkout)
@@ -226,14 +252,8 @@ func parsePayload(p Provider, body []byte, d *Delivery) error {
 	if pl.Project != nil {
 		d.Repo = first(d.Repo, pl.Project.Path)
 	}
-	if p == Generic {
-		d.Event = first(d.Event, pl.Event)
-	}
-	if p == GitLab && d.Event == "" {
-		d.Event = gitlabEvent(pl.ObjectKind)
-	}
-	if len(d.Sender) > 200 || len(d.Ref) > 1000 || len(d.Commit) > 200 || len(d.Event) > 100 {
-		return reject(http.StatusBadRequest, "a field of the payload is too long to be a sender, ref, commit or event")
+	if len(d.Sender) > 200 || len(d.Ref) > 1000 || len(d.Commit) > 200 {
+		return reject(http.StatusBadRequest, "a field of the payload is too long to be a sender, ref or commit")
 	}
 	return nil
 }

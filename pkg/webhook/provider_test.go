@@ -26,10 +26,15 @@ func TestGitHubDocumentedExample(t *testing.T) {
 		t.Errorf("a changed body verified: %v", err)
 	}
 	// Through the whole check the body is not JSON: the signature passes
-	// (not 401) and the payload is refused (400).
-	_, err := GitHub.Verify(h, body, secret, time.Now(), time.Minute)
+	// and the payload of a push is refused (400).
+	h.Set("X-GitHub-Delivery", "d0")
+	d, err := GitHub.Verify(h, body, secret, time.Now(), time.Minute)
+	if err != nil {
+		t.Fatalf("Verify of the documented example = %v, want it to pass", err)
+	}
+	err = GitHub.ReadPayload(body, &d)
 	if e, ok := err.(*Error); !ok || e.Status != http.StatusBadRequest {
-		t.Errorf("Verify of the documented example = %v, want a 400 for the non-JSON payload", err)
+		t.Errorf("ReadPayload of the documented example = %v, want a 400 for the non-JSON payload", err)
 	}
 }
 
@@ -65,6 +70,9 @@ func TestVerifyParsesEachProvider(t *testing.T) {
 		}
 		h.Set(name, value)
 		got, err := c.p.Verify(h, []byte(c.body), testSecret, now, time.Minute)
+		if err == nil {
+			err = c.p.ReadPayload([]byte(c.body), &got)
+		}
 		if err != nil {
 			t.Errorf("%s: %v", c.p, err)
 			continue
@@ -111,8 +119,15 @@ func FuzzVerify(f *testing.F) {
 					if h.Get(name) != want {
 						t.Fatalf("%s accepted a wrong signature %q", p, h.Get(name))
 					}
-					if !json.Valid(body) || d.ID == "" {
-						t.Fatalf("%s accepted %q (id %q)", p, body, d.ID)
+					if d.ID == "" {
+						t.Fatalf("%s accepted %q without an ID", p, body)
+					}
+					err := p.ReadPayload(body, &d)
+					if err == nil && !json.Valid(body) {
+						t.Fatalf("%s read a payload from %q", p, body)
+					}
+					if e, ok := err.(*Error); err != nil && (!ok || e.Status != 400) {
+						t.Fatalf("%s: ReadPayload: %v, want a 400", p, err)
 					}
 					continue
 				}

@@ -253,7 +253,7 @@ func (s *Server) handleHook(w http.ResponseWriter, r *http.Request) {
 }
 
 // take runs the checks in order: source, method, content type, size,
-// signature, payload, freshness, replay.
+// signature, freshness, the payload of an event that deploys, replay.
 func (s *Server) take(w http.ResponseWriter, r *http.Request, hook *Hook) (Delivery, *Error) {
 	if hook == nil {
 		return Delivery{}, reject(http.StatusNotFound, "no hook named %q", r.PathValue("name"))
@@ -287,6 +287,14 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, hook *Hook) (Deliv
 		return d, err.(*Error)
 	}
 	d.Hook, d.Remote = hook.Name, client.String()
+	// The payload is read only for an event that deploys: any other is
+	// ignored whatever its shape (GitHub's status events have a commit
+	// object where a push has a string).
+	if slices.Contains(hook.Events, d.Event) {
+		if err := hook.Provider.ReadPayload(body, &d); err != nil {
+			return d, err.(*Error)
+		}
+	}
 	if !s.log.claim(d) {
 		return d, reject(http.StatusConflict, "delivery %s was received before: a replay (a redelivery of a deploy that ran is refused; push again to deploy again)", d.ID)
 	}

@@ -460,6 +460,60 @@ func TestIgnored(t *testing.T) {
 	}
 }
 
+// A valid delivery of an event a hook does not deploy is ignored whatever
+// its body's shape: only an event that deploys has its payload read.
+func TestIgnoredWhateverTheShape(t *testing.T) {
+	f := newFixture(t, nil)
+	// GitHub's status event: commit is an object where a push has a string.
+	status := f.request(t, "gh", GitHub, "status-1", []byte(`{"id":1,"sha":"abc","state":"success","commit":{"sha":"abc","commit":{"message":"m"}},"sender":{"login":"alice"},"repository":{"full_name":"acme/infra"}}`))
+	status.Header.Set("X-GitHub-Event", "status")
+	oddRef := f.request(t, "gh", GitHub, "check-1", []byte(`{"ref":{"name":"main"},"after":7,"deleted":"no","sender":"bot","repository":[]}`))
+	oddRef.Header.Set("X-GitHub-Event", "check_run")
+	notJSON := f.request(t, "gh", GitHub, "meta-1", []byte(`not json at all`))
+	notJSON.Header.Set("X-GitHub-Event", "meta")
+	giteaRelease := f.request(t, "gitea", Gitea, "rel-1", []byte(`{"action":"published","release":{"tag_name":"v1"},"sender":7,"ref":["x"]}`))
+	giteaRelease.Header.Set("X-Gitea-Event", "release")
+	gitlabPipeline := f.request(t, "gitlab", GitLab, "pipe-1", []byte(`{"object_kind":"pipeline","ref":{"a":1},"checkout_sha":false,"project":"g/p","user_username":["x"]}`))
+	gitlabPipeline.Header.Set("X-Gitlab-Event", "Pipeline Hook")
+	gitlabNoHeader := f.request(t, "gitlab", GitLab, "note-1", []byte(`{"object_kind":"note","user_username":{"name":"x"}}`))
+	gitlabNoHeader.Header.Del("X-Gitlab-Event")
+	genericBuild := f.request(t, "generic", Generic, "build-1", []byte(`{"event":"build","commit":{"sha":"c"},"sender":["a"],"ref":1}`))
+	genericHeader := f.request(t, "generic", Generic, "build-2", []byte(`[1, 2, 3]`))
+	genericHeader.Header.Set("X-Baton-Event", "nightly")
+	cases := []struct {
+		name   string
+		req    *http.Request
+		reason string
+	}{
+		{"github status", status, `event "status"`},
+		{"github odd shapes", oddRef, `event "check_run"`},
+		{"github not JSON", notJSON, `event "meta"`},
+		{"gitea release", giteaRelease, `event "release"`},
+		{"gitlab pipeline", gitlabPipeline, `event "pipeline"`},
+		{"gitlab event in body", gitlabNoHeader, `event "note"`},
+		{"generic event in body", genericBuild, `event "build"`},
+		{"generic event in header", genericHeader, `event "nightly"`},
+	}
+	for _, c := range cases {
+		r := do(t, c.req)
+		if r.Status != http.StatusAccepted || r.Outcome != "ignored" || !strings.Contains(r.Reason, c.reason) {
+			t.Errorf("%s: %d %+v, want 202 ignored with a reason containing %q", c.name, r.Status, r, c.reason)
+		}
+	}
+	if n := f.deploy.count(); n != 0 {
+		t.Errorf("ignored deliveries started %d deploys", n)
+	}
+	// A push with a malformed payload is still refused.
+	bad := do(t, f.request(t, "gh", GitHub, "push-bad", []byte(`{"ref":{"name":"main"}}`)))
+	if bad.Status != http.StatusBadRequest || !strings.Contains(bad.Error, "push event is not the JSON github sends") {
+		t.Errorf("malformed push: %d %+v, want 400", bad.Status, bad)
+	}
+	// and, refused, it is not taken for a replay when sent again fixed.
+	if r := do(t, f.request(t, "gh", GitHub, "push-bad", push("main", "c9", "alice"))); r.Status != http.StatusAccepted || r.Outcome == "ignored" {
+		t.Errorf("fixed push: %d %+v, want it accepted", r.Status, r)
+	}
+}
+
 // TestReplay: the same delivery twice is refused, also after a restart.
 func TestReplay(t *testing.T) {
 	f := newFixture(t, nil)
