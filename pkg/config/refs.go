@@ -159,19 +159,11 @@ func (d *decoder) cycles(byAddr map[string]*Stage, deps map[string][]string) {
 	}
 }
 
-func addresses(byAddr map[string]*Stage) string {
-	names := make([]string, 0, len(byAddr))
-	for a := range byAddr {
-		names = append(names, a)
-	}
-	sort.Strings(names)
-	if len(names) == 0 {
-		return "none"
-	}
-	return strings.Join(names, ", ")
-}
+// addresses lists a file's stage addresses for messages.
+func addresses(byAddr map[string]*Stage) string { return list(byAddr) }
 
-func list(set map[string]bool) string {
+// list is a set's keys, sorted and joined for messages; "none" when empty.
+func list[V any](set map[string]V) string {
 	names := make([]string, 0, len(set))
 	for n := range set {
 		names = append(names, n)
