@@ -118,7 +118,7 @@ func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 			case !ok:
 				where := "in the environment"
 				if wrapped {
-					where = "in the environment or by the wrappers"
+					where = "in the environment or by the wrappers (BATON_WRAPPER, or wrapper in the pipeline file)"
 				}
 				errs = append(errs, fmt.Errorf("%s names %s, which is not set %s: set it, or take it off the list", envSecrets, n, where))
 			default:

@@ -80,7 +80,7 @@ exec "$@"
 		name, wrapper, secrets, want string
 	}{
 		{"unset name", "", "NOT_SET_ANYWHERE", "BATON_SECRETS names NOT_SET_ANYWHERE, which is not set in the environment"},
-		{"unset with wrapper", fmt.Sprintf("%q", wrapper), "NOT_SET_ANYWHERE", "not set in the environment or by BATON_WRAPPER"},
+		{"unset with wrapper", fmt.Sprintf("%q", wrapper), "NOT_SET_ANYWHERE", "not set in the environment or by the wrappers (BATON_WRAPPER"},
 		{"bad name", "", "DB-PASSWORD", `"DB-PASSWORD" is not a variable name`},
 		{"missing wrapper", "no-such-wrapper run --", "", `BATON_WRAPPER: exec: "no-such-wrapper": executable file not found`},
 		{"unclosed quote", `doppler "run`, "", "BATON_WRAPPER: unterminated \" quote"},
