@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,99 +13,6 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 )
-
-// Options configures one run. The zero Options runs every stage, keeps no
-// files after the run, stores no handoffs, reads outside inputs from the
-// environment only and reports to no sink.
-type Options struct {
-	// RunID identifies the run; "" makes one with NewRunID.
-	RunID string
-	// RunDir is the run's directory: each stage gets RunDir/<stage> for its
-	// tools' output. "" means a temporary directory removed after the run.
-	RunDir string
-	// Only, when set, runs just the named stages; From, when set, runs the
-	// named stage and every stage downstream of it. Inputs that the
-	// selected stages need from stages not selected come from Args, the
-	// environment or the Store.
-	Only []string
-	From string
-	// Args holds explicit values for handoffs, by name, in their text form
-	// (a template ID's number, an inventory file's path).
-	Args map[string]string
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
-	// Store, when set, is read for inputs no other source has and receives
-	// every handoff a stage gives in a real run. Dry runs never write it.
-	Store *handoff.Store
-	// Hints shows, per handoff name, how to give it as an argument in the
-	// front end at hand ("mage stage2 8025"), for the missing-handoff error.
-	Hints map[string]string
-	// Sinks receive the run's events.
-	Sinks []Sink
-	// Logger receives diagnostics; nil means none. It never receives tool
-	// output or handoff values: those go to Sinks, redacted.
-	Logger *zerolog.Logger
-	// Policies sets timeouts and retries per stage name; stages without an
-	// entry get DefaultPolicy.
-	Policies      map[string]Policy
-	DefaultPolicy Policy
-	// Grace is how long a stage may take to stop after it is cancelled or
-	// times out before the run gives up waiting for it; 0 means 10 seconds.
-	Grace time.Duration
-	// Parallelism caps how many stages run at once; 0 means no cap.
-	Parallelism int
-	// Secrets are values to mask as "***" in every event from the start.
-	Secrets []string
-	// Fingerprints, when set, records each Fingerprinter stage's inputs
-	// after it succeeds. A stage named in SkipUnchanged whose inputs are
-	// the same as at its last success, whose handoffs are stored and whose
-	// check (if it is a Checker) passes is skipped, reusing its stored
-	// handoffs. Force runs every stage regardless.
-	Fingerprints  Fingerprints
-	SkipUnchanged map[string]bool
-	Force         bool
-}
-
-// Policy is how a stage is run: a timeout for each attempt and a retry
-// policy. The zero Policy means no timeout and one attempt.
-type Policy struct {
-	Timeout time.Duration
-	Retry   RetryPolicy
-}
-
-// StageError reports the stage that made a run fail.
-type StageError struct {
-	Stage    string
-	Attempts int
-	Err      error
-}
-
-func (e *StageError) Error() string {
-	if e.Attempts > 1 {
-		return fmt.Sprintf("stage %s failed after %d attempts: %v", e.Stage, e.Attempts, e.Err)
-	}
-	return fmt.Sprintf("stage %s failed: %v", e.Stage, e.Err)
-}
-
-func (e *StageError) Unwrap() error { return e.Err }
-
-// SkipError is returned by a stage that decided not to run, with the
-// reason. In a real run the handoffs such a stage gives are read from the
-// Store, where its last successful run left them.
-type SkipError struct{ Reason string }
-
-func (e *SkipError) Error() string { return "skipped: " + e.Reason }
-
-// Skip returns a *SkipError with the reason.
-func Skip(reason string) error { return &SkipError{Reason: reason} }
-
-// NewRunID returns a run ID that sorts by start time: the UTC time to the
-// second and four random hex digits, e.g. 20261122T221405-3f9a.
-func NewRunID() string {
-	var b [2]byte
-	_, _ = rand.Read(b[:])
-	return time.Now().UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
-}
 
 // Run runs the selected stages, each once its dependencies have succeeded,
 // independent ones at the same time, and returns what happened. It stops
@@ -197,93 +102,6 @@ func (p *Pipeline) run(ctx context.Context, mode Mode, opts Options) (*Summary, 
 	}
 	err = rs.schedule(ctx, selected, inputs, planSkips, sum)
 	return rs.finish(sum, err)
-}
-
-// selection returns the stages a run covers, in pipeline order.
-func (p *Pipeline) selection(opts Options) ([]Stage, error) {
-	if len(opts.Only) > 0 && opts.From != "" {
-		return nil, errors.New("run: give Only or From, not both")
-	}
-	want := map[string]bool{}
-	switch {
-	case len(opts.Only) > 0:
-		for _, n := range opts.Only {
-			if _, ok := p.index[n]; !ok {
-				return nil, fmt.Errorf("run: %w", p.unknownStage(n))
-			}
-			want[n] = true
-		}
-	case opts.From != "":
-		down, err := p.Downstream(opts.From)
-		if err != nil {
-			return nil, fmt.Errorf("run: %w", err)
-		}
-		for _, n := range down {
-			want[n] = true
-		}
-	default:
-		for _, s := range p.stages {
-			want[s.Name()] = true
-		}
-	}
-	var out []Stage
-	for _, s := range p.stages {
-		if want[s.Name()] {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
-// resolveInputs finds, for each selected stage, the values of the needs
-// that no selected stage gives in this run. In a dry run every need comes
-// from outside, since no stage gives anything; a need no source has makes
-// the stage a planned skip instead of an error.
-func (rs *runState) resolveInputs(selected []Stage) (map[string][]handoff.Value, map[string]string, error) {
-	inRun := map[string]bool{}
-	for _, s := range selected {
-		inRun[s.Name()] = true
-	}
-	res := &handoff.Resolver{Args: rs.opts.Args, Getenv: rs.opts.Getenv, Store: rs.opts.Store}
-	inputs := map[string][]handoff.Value{}
-	skips := map[string]string{}
-	var errs []error
-	for _, s := range selected {
-		for _, d := range s.Needs() {
-			prod, hasProd := rs.p.producer[d.Name()]
-			if rs.mode == ModeRun && hasProd && inRun[prod.Name()] {
-				continue
-			}
-			v, err := res.Resolve(d)
-			var missing *handoff.MissingError
-			if errors.As(err, &missing) {
-				missing.Stage = s.Name()
-				missing.Example = rs.opts.Hints[d.Name()]
-				if hasProd {
-					missing.Producer = prod.Name()
-				}
-				if rs.mode != ModeRun {
-					if _, ok := skips[s.Name()]; !ok {
-						skips[s.Name()] = fmt.Sprintf("needs %s, which no source has yet", d.Name())
-						if hasProd {
-							skips[s.Name()] += fmt.Sprintf(" (stage %s gives it when it really runs)", prod.Name())
-						}
-					}
-					continue
-				}
-			}
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if v.Sensitive || d.Sensitive() {
-				v.Sensitive = true
-				rs.redact.Add(v.Text())
-			}
-			inputs[s.Name()] = append(inputs[s.Name()], v)
-		}
-	}
-	return inputs, skips, errors.Join(errs...)
 }
 
 type stageDone struct {
@@ -385,32 +203,6 @@ func (rs *runState) skipped(sum *Summary, i int, reason string) {
 	r.Reason = reason
 	rs.em.emit(Event{Kind: StageSkipped, Stage: r.Name, Reason: reason})
 	rs.em.emit(Event{Kind: StageFinished, Stage: r.Name, Status: StatusSkipped, Reason: reason})
-}
-
-// stageInputs gathers a stage's inputs: those resolved from outside and
-// those given by stages of this run. A check or rollback also gets what the
-// stage itself last gave, from the store, so that it knows what it made.
-func (rs *runState) stageInputs(s Stage, outside []handoff.Value) *handoff.Values {
-	in := &handoff.Values{}
-	if (rs.mode == ModeCheck || rs.mode == ModeRollback) && rs.opts.Store != nil {
-		for _, d := range s.Gives() {
-			if v, err := rs.opts.Store.Get(d); err == nil {
-				in.Set(v)
-			}
-		}
-	}
-	for _, v := range outside {
-		in.Set(v)
-	}
-	for _, d := range s.Needs() {
-		if _, ok := in.Lookup(d.Name()); ok {
-			continue
-		}
-		if v, ok := rs.values.Lookup(d.Name()); ok {
-			in.Set(v)
-		}
-	}
-	return in
 }
 
 func (rs *runState) finish(sum *Summary, err error) (*Summary, error) {
