@@ -195,3 +195,23 @@ func eventLines(events []pipeline.Event) string {
 	}
 	return b.String()
 }
+
+// CheckMitogen, which `go run mage.go tools` reports, says what it found
+// when Mitogen can run, and refuses a program that is not Ansible's.
+func TestCheckMitogen(t *testing.T) {
+	ctx := context.Background()
+	if _, err := CheckMitogen(ctx, "/nonexistent/ansible-playbook"); err == nil {
+		t.Error("a missing ansible-playbook: got no error")
+	}
+	bin := requireTool(t, "ansible-playbook")
+	if _, err := probeMitogen(ctx, bin, nil); err != nil {
+		if os.Getenv("BATON_E2E") == "required" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	what, err := CheckMitogen(ctx, bin)
+	if err != nil || !strings.Contains(what, "ansible-core ") || !strings.Contains(what, "which supports ") {
+		t.Errorf("CheckMitogen = %q, %v; want the ansible-core and the range Mitogen supports", what, err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/baton-deploy/baton/pkg/stages"
 )
 
 // TerraformVersion is the Terraform baton installs when none is on PATH:
@@ -44,7 +46,36 @@ func Tools(ctx context.Context) error {
 		path, _ := lookPath(t.name)
 		fmt.Fprintf(stdout, "  %-17s %s\n", t.name, path)
 	}
+	offerMitogen(ctx)
 	return nil
+}
+
+// offerMitogen installs Mitogen, an optional faster Ansible, when it is
+// missing and apt-get can (Debian's ansible-mitogen goes with Debian's
+// ansible-core), then says whether it can run this ansible-playbook and
+// how to turn it on. Without it baton runs Ansible as it always does, so
+// nothing here fails the target.
+func offerMitogen(ctx context.Context) {
+	bin, err := lookPath("ansible-playbook")
+	if err != nil {
+		return
+	}
+	what, err := stages.CheckMitogen(ctx, bin)
+	if err != nil && os.Geteuid() == 0 && hasAptGet() {
+		if aerr := aptInstall(ctx, []string{"ansible-mitogen"}); aerr == nil {
+			what, err = stages.CheckMitogen(ctx, bin)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stdout, "optional: Mitogen (a faster Ansible) cannot be used: %v\n  baton runs Ansible without it\n", err)
+		return
+	}
+	fmt.Fprintf(stdout, "optional: Mitogen can run Ansible here (%s):\n  1.2–2× faster on the lab (docs/benchmarks.md); turn it on with %s=1, or `mitogen = true` in an ansible block\n", what, stages.MitogenEnv)
+}
+
+func hasAptGet() bool {
+	_, err := exec.LookPath("apt-get")
+	return err == nil
 }
 
 // toolsBin is where `go install` puts the tools baton builds.
@@ -127,7 +158,7 @@ func aptInstall(ctx context.Context, pkgs []string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("not root")
 	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
+	if !hasAptGet() {
 		return errors.New("no apt-get here")
 	}
 	fmt.Fprintf(stdout, "installing %s with apt-get\n", strings.Join(pkgs, ", "))
