@@ -149,10 +149,10 @@ func TestFaultInjectionE2E(t *testing.T) {
 		force bool
 		event func(e logEvent) bool
 	}{
-		{"packer.image", true, toolLine("packer.image", "$ packer")},
-		{"terraform.hosts", true, toolLine("terraform.hosts", "$ terraform")},
+		{"packer.image", true, toolLine("packer.image", "packer")},
+		{"terraform.hosts", true, toolLine("terraform.hosts", "terraform")},
 		{"ansible.configure.wait", false, func(e logEvent) bool { return e.Kind == "stage.started" && e.Stage == "ansible.configure.wait" }},
-		{"ansible.configure", false, toolLine("ansible.configure", "$ ansible-playbook")},
+		{"ansible.configure", false, toolLine("ansible.configure", "ansible-playbook")},
 	}
 	for si, st := range stages {
 		for i := 0; i < 3; i++ {
@@ -189,10 +189,11 @@ type logEvent struct {
 	Line  string `json:"line"`
 }
 
-// toolLine matches the stage's log line that starts its tool.
-func toolLine(stage, prefix string) func(logEvent) bool {
+// toolLine matches the stage's log line that starts tool ("$ /usr/bin/tool …").
+func toolLine(stage, tool string) func(logEvent) bool {
 	return func(e logEvent) bool {
-		return e.Kind == "log" && e.Stage == stage && strings.HasPrefix(e.Line, prefix)
+		f := strings.Fields(e.Line)
+		return e.Kind == "log" && e.Stage == stage && len(f) > 1 && f[0] == "$" && filepath.Base(f[1]) == tool
 	}
 }
 
@@ -239,6 +240,10 @@ func killAt(t *testing.T, p *Project, exe string, force bool, at func(logEvent) 
 			runID = newRun(p, before)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	// The scan sees the run: baton itself carries the marker.
+	if len(runProcs(p, marker)) == 0 {
+		t.Fatal("no process carries the run's marker while it runs: the scan for survivors cannot see them")
 	}
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
