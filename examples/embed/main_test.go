@@ -17,6 +17,8 @@ func TestEmbedDeploysAndChecksHealth(t *testing.T) {
 	t.Setenv("TF_CLI_CONFIG_FILE", rc)
 	port, appPort := testlab.FreePort(t, "127.0.0.12"), testlab.FreePort(t, "127.0.0.12")
 	state := t.TempDir()
+	// Runs last, after the destroy below: no host of the test survives it.
+	testlab.Reap(t, state, testlab.Addrs(11, 4), port)
 	ctx := context.Background()
 	t.Cleanup(func() {
 		if err := Destroy(ctx, "../..", state, 2, port, appPort); err != nil {

@@ -75,7 +75,10 @@ func TestHomelabFiveStagesEndToEnd(t *testing.T) {
 	t.Setenv("BATON_FORCE", "")
 	t.Setenv("BATON_HOSTS", "3")
 	t.Setenv("HOMELAB_BASE_ADDRESS", "21")
-	t.Setenv("BATON_LAB_PORT", strconv.Itoa(testlab.FreePort(t, "127.0.0.21")))
+	port := testlab.FreePort(t, "127.0.0.21")
+	// Runs last, after the destroy below: no host of the test survives it.
+	testlab.Reap(t, root, testlab.Addrs(21, 8), port)
+	t.Setenv("BATON_LAB_PORT", strconv.Itoa(port))
 	t.Setenv("BATON_APP_PORT", strconv.Itoa(testlab.FreePort(t, "127.0.0.21")))
 	t.Setenv("HOMELAB_STACK", "whoami")
 	t.Setenv("HOMELAB_STACK_VERSION", "1")

@@ -33,6 +33,9 @@ terraform "hosts" {
   }
   # main.tf has a partial local backend: the state lives with the environment.
   backend_config = { path = "${baton.state}/terraform.tfstate" }
+  # Lab hosts are disposable: one whose sshd died is remade by the next deploy
+  # (its state sees no drift in a dead host; baton dials them and passes -replace).
+  replace_unreachable = true
 }
 
 ansible "configure" {

@@ -41,6 +41,8 @@ func newLab(b *testing.B, hosts int) *lab {
 	repo, _ := filepath.Abs("../..")
 	l := &lab{root: b.TempDir(), repo: repo, port: freePort(b), app: freePort(b), hosts: hosts}
 	copyTree(b, filepath.Join(repo, "examples", "local"), filepath.Join(l.root, "examples", "local"))
+	// Runs last, after the destroy below: no host of the lab survives it.
+	testlab.Reap(b, l.root, testlab.Addrs(11, hosts+1), l.port)
 	rc := filepath.Join(l.root, "terraform.rc")
 	os.WriteFile(rc, nil, 0o600)
 	for k, v := range map[string]string{

@@ -59,7 +59,6 @@ type Lab struct {
 	Hosts      []*Host
 
 	sshd string
-	mu   sync.Mutex
 }
 
 // Host is one sshd of a Lab.
@@ -105,6 +104,8 @@ func (h *Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h
 func New(t testing.TB, n int) *Lab {
 	t.Helper()
 	lab := &Lab{Dir: t.TempDir(), sshd: Require(t, "sshd")}
+	// First, so that it runs after every host's Stop.
+	Reap(t, lab.Dir, nil, 0)
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatalf("sshd needs /run/sshd: %v", err)
 	}

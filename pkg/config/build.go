@@ -275,6 +275,8 @@ func (p *Pipeline) terraform(s *Stage, x stages.Exec, defs map[string]handoff.De
 		Lint:          lint,
 		RunAfter:      s.After,
 		Exec:          x,
+
+		ReplaceUnreachable: s.ReplaceUnreachable,
 	}
 }
 

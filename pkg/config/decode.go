@@ -78,6 +78,9 @@ func (d *decoder) stage(b *hcl.Block) *Stage {
 		if a, ok := at["backend_config"]; ok {
 			s.BackendConfig = d.strMap(a)
 		}
+		if a, ok := at["replace_unreachable"]; ok {
+			s.ReplaceUnreachable = d.bool(a)
+		}
 	case Ansible:
 		s.Playbook = "site.yml"
 		str("playbook", &s.Playbook)

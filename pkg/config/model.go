@@ -67,6 +67,8 @@ type Stage struct {
 	// Terraform.
 	Lint          string // "off" (default), "auto" or "required"
 	BackendConfig map[string]string
+	// ReplaceUnreachable: replace what makes hosts that do not answer SSH.
+	ReplaceUnreachable bool
 	// Ansible.
 	Playbook  string
 	Inventory Value // a reference to an output, or a path (Text)

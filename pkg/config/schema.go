@@ -27,7 +27,7 @@ var common = []string{"dir", "after", "wrapper", "timeout", "attempts"}
 // attributes of each kind of block, beyond the common ones.
 var kindAttrs = map[Kind][]string{
 	Packer:    {"binary", "template", "var_files", "vars", "manifest", "id_key", "artifact_type", "exists"},
-	Terraform: {"binary", "var_files", "vars", "lint", "backend_config"},
+	Terraform: {"binary", "var_files", "vars", "lint", "backend_config", "replace_unreachable"},
 	Ansible:   {"binary", "playbook", "inventory", "vars", "settings", "limit", "tags", "forks", "mitogen"},
 	Command:   {"argv", "env", "outputs"},
 }

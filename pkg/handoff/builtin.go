@@ -56,14 +56,36 @@ func NewTemplateID(name string) Key[int] {
 	})
 }
 
+// parseTemplateID parses the text form of a template ID strictly: decimal
+// digits only, with no sign, space or leading zero, so that what a user
+// typed is exactly what is recorded and compared (" 8025" and "+8025" are
+// refused, not silently taken as 8025).
 func parseTemplateID(s string) (int, error) {
-	s = strings.TrimSpace(s)
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a template ID: want an integer from %d to %d, e.g. 8025", truncate(s), MinTemplateID, MaxTemplateID)
+	want := fmt.Sprintf("want an integer from %d to %d written in digits only, e.g. 8025", MinTemplateID, MaxTemplateID)
+	if s == "" {
+		return 0, fmt.Errorf(`"" is not a template ID: %s`, want)
 	}
-	if n < MinTemplateID || n > MaxTemplateID {
-		return 0, fmt.Errorf("%d is out of range: a template ID is a Proxmox VMID from %d to %d", n, MinTemplateID, MaxTemplateID)
+	q := strconv.Quote(s)
+	if len(s) > 80 {
+		q = strconv.Quote(truncate(s))
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			return 0, fmt.Errorf("%s is not a template ID: it has spaces; %s", q, want)
+		case (c == '+' || c == '-') && i == 0:
+			return 0, fmt.Errorf("%s is not a template ID: it has a sign; %s", q, want)
+		case c < '0' || c > '9':
+			return 0, fmt.Errorf("%s is not a template ID: %s", q, want)
+		}
+	}
+	if s[0] == '0' {
+		return 0, fmt.Errorf("%s is not a template ID: it has a leading zero; %s", q, want)
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < MinTemplateID || n > MaxTemplateID {
+		return 0, fmt.Errorf("%s is out of range: a template ID is a Proxmox VMID from %d to %d", truncate(s), MinTemplateID, MaxTemplateID)
 	}
 	return int(n), nil
 }

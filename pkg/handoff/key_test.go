@@ -18,14 +18,23 @@ func TestTemplateIDParseText(t *testing.T) {
 		{name: "proxmox example", text: "8025", want: "8025"},
 		{name: "lowest", text: "100", want: "100"},
 		{name: "highest", text: "999999999", want: "999999999"},
-		{name: "spaces trimmed", text: " 8025\n", want: "8025"},
-		{name: "negative", text: "-5", wantErr: "-5 is out of range"},
+		{name: "leading space", text: " 8025", wantErr: `" 8025" is not a template ID: it has spaces`},
+		{name: "trailing newline", text: "8025\n", wantErr: `"8025\n" is not a template ID: it has spaces`},
+		{name: "inner space", text: "80 25", wantErr: "it has spaces"},
+		{name: "plus sign", text: "+8025", wantErr: `"+8025" is not a template ID: it has a sign`},
+		{name: "negative", text: "-5", wantErr: `"-5" is not a template ID: it has a sign`},
+		{name: "leading zero", text: "08025", wantErr: "it has a leading zero"},
+		{name: "zero", text: "0", wantErr: "it has a leading zero"},
+		{name: "hex", text: "0x1F41", wantErr: "is not a template ID"},
+		{name: "exponent", text: "8e3", wantErr: "is not a template ID"},
+		{name: "underscore", text: "8_025", wantErr: "is not a template ID"},
+		{name: "non-ASCII digit", text: "８０２５", wantErr: "is not a template ID"},
 		{name: "below range", text: "99", wantErr: "99 is out of range"},
 		{name: "above range", text: "1000000000", wantErr: "1000000000 is out of range"},
 		{name: "word", text: "abc", wantErr: `"abc" is not a template ID`},
 		{name: "empty", text: "", wantErr: `"" is not a template ID`},
 		{name: "fraction", text: "8025.5", wantErr: "is not a template ID"},
-		{name: "overflow", text: "99999999999999999999999", wantErr: "is not a template ID"},
+		{name: "overflow", text: "99999999999999999999999", wantErr: "is out of range"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +73,10 @@ func TestTemplateIDDecode(t *testing.T) {
 		{name: "null", raw: "null", wantErr: true},
 		{name: "out of range", raw: "42", wantErr: true},
 		{name: "not json", raw: "80 25", wantErr: true},
+		{name: "JSON spaces around a number", raw: " 8025\n", want: 8025},
+		{name: "string with a space", raw: `" 8025"`, wantErr: true},
+		{name: "string with a sign", raw: `"+8025"`, wantErr: true},
+		{name: "negative", raw: "-8025", wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

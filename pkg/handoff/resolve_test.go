@@ -57,9 +57,9 @@ func TestResolveInvalidDoesNotFallBack(t *testing.T) {
 	if !errors.As(err, &inv) || inv.Source != FromEnvironment || !strings.Contains(err.Error(), "BATON_TEMPLATE_ID") {
 		t.Fatalf("err = %v, want an InvalidError from BATON_TEMPLATE_ID", err)
 	}
-	r = &Resolver{Args: map[string]string{"template_id": "-5"}, Store: s}
+	r = &Resolver{Args: map[string]string{"template_id": "50"}, Store: s}
 	if _, err := r.Resolve(TemplateID); err == nil || !strings.Contains(err.Error(), "out of range") {
-		t.Errorf("argument -5: err = %v, want out of range", err)
+		t.Errorf("argument 50: err = %v, want out of range", err)
 	}
 }
 

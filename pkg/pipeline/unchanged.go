@@ -58,8 +58,10 @@ type Reuser interface {
 
 // unchanged decides whether a stage can be skipped: it is allowed to be
 // (Options.SkipUnchanged), its fingerprint equals the last successful
-// run's, every handoff it gives is stored, and — when it is a Checker —
-// what it made still passes its check. It returns the fingerprint, and a
+// run's, every handoff it gives is stored, every host of an inventory it
+// gives answers on its SSH port (a Terraform state sees no drift in a VM
+// that died), and — when it is a Checker — what it made still passes its
+// check. It returns the fingerprint, and a
 // reason when the stage can be skipped.
 func (rs *runState) unchanged(ctx context.Context, s Stage, job *Job) (fp, reason string) {
 	f, ok := s.(Fingerprinter)
@@ -90,6 +92,10 @@ func (rs *runState) unchanged(ctx context.Context, s Stage, job *Job) (fp, reaso
 		}
 		check.In.Set(v)
 	}
+	if dead := deadGiven(ctx, s, check); len(dead) > 0 {
+		job.Printf("inputs unchanged, but hosts it made do not answer SSH: %s: the stage runs", DeadHostList(dead))
+		return fp, ""
+	}
 	if c, ok := s.(Checker); ok {
 		verify := c.Check
 		if r, ok := s.(Reuser); ok {
@@ -111,4 +117,23 @@ func recordFingerprint(fps Fingerprints, stage, fp string) error {
 		return fmt.Errorf("recording the fingerprint of %s: %w", stage, err)
 	}
 	return nil
+}
+
+// deadGiven dials the hosts of every inventory s gives, as stored in
+// job.In, once each: a dead host is reason enough to run the stage, which
+// can then judge more carefully.
+func deadGiven(ctx context.Context, s Stage, job *Job) []DeadHost {
+	var dead []DeadHost
+	for _, d := range s.Gives() {
+		k, ok := d.(handoff.Key[*handoff.AnsibleInventory])
+		if !ok {
+			continue
+		}
+		inv, err := k.Get(job.In)
+		if err != nil {
+			continue
+		}
+		dead = append(dead, DeadHosts(ctx, inv, ProbeOptions{})...)
+	}
+	return dead
 }

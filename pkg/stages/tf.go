@@ -65,6 +65,11 @@ type Terraform struct {
 	// or made nothing new. Make it with handoff.NewJSON[[]string]; the
 	// wait for SSH reads it to accept the new host keys of remade hosts.
 	Replaced handoff.Def
+	// ReplaceUnreachable makes a run replace (-replace=ADDRESS) the
+	// resources that make hosts of the inventory output that do not answer
+	// SSH; without it, a run whose plan has no changes fails at once when
+	// hosts are dead. See DeadHostsError.
+	ReplaceUnreachable bool
 	// BackendConfig values are passed to init as -backend-config, and
 	// only when there are some: without them the configuration's own
 	// backend (or Terraform's default, terraform.tfstate in Dir) is used

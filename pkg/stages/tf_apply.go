@@ -21,8 +21,13 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		return err
 	}
 	defer r.close()
+	replace, dead, err := r.unreachable(ctx)
+	if err != nil {
+		return err
+	}
 	planFile := filepath.Join(j.Dir, "tfplan")
 	opts, args := r.planOptions(planFile, false)
+	opts, args = replaceOptions(opts, args, replace)
 	var changes bool
 	// A plan file holds every variable's value: 0600 while it lives, and
 	// removed however the run ends.
@@ -33,6 +38,9 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		return fmt.Errorf("terraform plan: %w", err)
 	}
 	created := []string{}
+	if !changes && len(dead) > 0 {
+		return r.deadError(ctx, dead)
+	}
 	if !changes {
 		j.Printf("no changes: apply skipped")
 		j.SetNote("no changes: apply skipped")
@@ -44,6 +52,9 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		}
 		if made != nil {
 			created = made
+		}
+		if len(dead) > 0 {
+			j.Printf("warning: this plan may not recreate the hosts that do not answer SSH; replace_unreachable = true would replace what makes them")
 		}
 		applyArgs := []string{"apply", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
 		if r.t.Parallelism > 0 {

@@ -32,6 +32,9 @@ func labProject(t *testing.T) (*Project, *syncBuffer) {
 	root := t.TempDir()
 	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
 	port, appPort := testlab.FreePort(t, "127.0.0.11"), testlab.FreePort(t, "127.0.0.11")
+	// Runs last, after the destroy below: no host of the test survives it,
+	// even one a cancelled apply started and the state never recorded.
+	testlab.Reap(t, root, testlab.Addrs(11, 16), port)
 	t.Setenv("BATON_ROOT", root)
 	t.Setenv("BATON_PIPELINE", "")
 	t.Setenv("BATON_ENV", "")

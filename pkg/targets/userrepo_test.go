@@ -142,6 +142,7 @@ func (r *userRepo) run(base int) (*Project, *syncBuffer, int) {
 	t := r.t
 	t.Helper()
 	port := testlab.FreePort(t, "127.0.0."+strconv.Itoa(base))
+	testlab.Reap(t, r.Dir, labAddrs(base, 8), port)
 	for k, v := range map[string]string{
 		"BATON_ROOT": r.Dir, "BATON_PIPELINE": r.Dir, "BATON_ENV": "", "BATON_FORCE": "",
 		"BATON_WRAPPER": "", "BATON_SECRETS": "", "BATON_LEDGER": "", "BATON_ROLLBACK_ON_FAILURE": "",
@@ -655,6 +656,7 @@ func TestUserRepoMagefileE2E(t *testing.T) {
 	}
 	const base = 61
 	port := testlab.FreePort(t, "127.0.0."+strconv.Itoa(base))
+	testlab.Reap(t, r.Dir, labAddrs(base, 8), port)
 	env := []string{"HOME=" + r.Home, "MAGEFILE_CACHE=" + filepath.Join(r.Home, ".magefile"),
 		"GOFLAGS=-mod=mod", "UR_PORT=" + strconv.Itoa(port), "UR_BASE=" + strconv.Itoa(base)}
 	for k, v := range goEnv {
