@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -26,7 +27,7 @@ func History(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	recs, problems, err := led.List()
+	recs, problems, err := led.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,6 +66,14 @@ func History(ctx context.Context) error {
 	return tw.Flush()
 }
 
+// historyHint adds, to a run ID that names no run, where to find them.
+func historyHint(err error) error {
+	if nf, ok := errors.AsType[*ledger.NotFoundError](err); ok && nf.Matches == 0 {
+		return fmt.Errorf("%w: `go run mage.go history` lists them", err)
+	}
+	return err
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -99,7 +108,7 @@ func Status(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		recs, problems, err := led.List()
+		recs, problems, err := led.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -153,9 +162,9 @@ func Show(ctx context.Context, run string) error {
 	if err != nil {
 		return err
 	}
-	r, err := led.Get(run)
+	r, err := led.Get(ctx, run)
 	if err != nil {
-		return err
+		return historyHint(err)
 	}
 	if os.Getenv("BATON_JSON") == "1" {
 		data, _ := json.MarshalIndent(r, "", "  ")

@@ -30,10 +30,10 @@ func recorded(t *testing.T, recs ...*ledger.Record) *syncBuffer {
 	}
 	for _, r := range recs {
 		r.Env, r.User, r.Host, r.Trigger = "local", "ann", "box", "cli"
-		if err := led.Begin(r); err != nil {
+		if err := led.Begin(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
-		if err := led.Finish(r); err != nil {
+		if err := led.Finish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +126,7 @@ func TestUnwritableStoreStopsBeforeAnyStage(t *testing.T) {
 		t.Errorf("a stage started:\n%s", out)
 	}
 	led, _ := p.Ledger()
-	recs, _, _ := led.List()
+	recs, _, _ := led.List(context.Background())
 	if len(recs) != 1 || recs[0].Status != "failed" {
 		t.Errorf("records %+v, want the failed deploy", recs)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/baton-deploy/baton/pkg/ledger"
+	"github.com/baton-deploy/baton/pkg/ledger/postgres"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -27,7 +28,7 @@ func (p *Project) Ledger() (ledger.Ledger, error) {
 // shared caches the PostgreSQL ledger per environment for the process.
 var (
 	sharedMu sync.Mutex
-	shared   = map[string]*ledger.Postgres{}
+	shared   = map[string]*postgres.Ledger{}
 )
 
 func openLedger(state, env string) (ledger.Ledger, error) {
@@ -45,9 +46,9 @@ func openLedger(state, env string) (ledger.Ledger, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	l, err := ledger.OpenPostgres(ctx, url, env)
+	l, err := postgres.Open(ctx, url, env)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("BATON_LEDGER: %w", err)
 	}
 	shared[env] = l
 	return l, nil
@@ -56,7 +57,7 @@ func openLedger(state, env string) (ledger.Ledger, error) {
 // begin records a run's start and, for runs that change things, takes the
 // environment's lock. finish records how it ended and releases the lock;
 // it is safe to call once whatever happened.
-func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func(*pipeline.Summary, error), error) {
+func begin(ctx context.Context, p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func(*pipeline.Summary, error), error) {
 	led, err := p.Ledger()
 	if err != nil {
 		return nil, nil, nil, err
@@ -85,12 +86,12 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 	}
 	unlock := func() error { return nil }
 	if j.mode == pipeline.ModeRun || j.mode == pipeline.ModeRollback {
-		unlock, err = led.Lock(p.Env, ledger.Holder{RunID: runID, User: who, Host: host, PID: os.Getpid(), Target: j.target, Since: rec.Start})
+		unlock, err = led.Lock(ctx, p.Env, ledger.Holder{RunID: runID, User: who, Host: host, PID: os.Getpid(), Target: j.target, Since: rec.Start})
 		if err != nil {
 			return nil, nil, nil, err
 		}
 	}
-	if err := led.Begin(rec); err != nil {
+	if err := led.Begin(ctx, rec); err != nil {
 		unlock()
 		return nil, nil, nil, err
 	}
@@ -120,7 +121,10 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 			}
 			rec.Error = runErr.Error()
 		}
-		if err := led.Finish(rec); err != nil {
+		// A cancelled run is recorded as such, within a bound of its own.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+		defer cancel()
+		if err := led.Finish(fctx, rec); err != nil {
 			fmt.Fprintf(stdout, "warning: the run record of %s could not be written: %v\n", runID, err)
 		}
 		// Deploys, rollbacks and destroys are news; plans and checks not.
@@ -130,6 +134,10 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 	}
 	return led, rec, finish, nil
 }
+
+// finishTimeout bounds recording how a run ended, which happens after a
+// cancellation too.
+const finishTimeout = 30 * time.Second
 
 // gitState is the project's commit and whether its tree has changes.
 func gitState(root string) (string, bool) {

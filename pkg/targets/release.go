@@ -122,7 +122,7 @@ func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool, 
 	if err != nil {
 		return err
 	}
-	recs, _, err := led.List()
+	recs, _, err := led.List(ctx)
 	if err != nil {
 		return err
 	}

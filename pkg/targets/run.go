@@ -80,7 +80,7 @@ func execute(ctx context.Context, p *Project, j job) (sum *pipeline.Summary, err
 	}
 	// Every run is recorded; those that change things hold the lock. From
 	// here on, a failure is recorded and notified, masked.
-	_, _, finish, err := begin(p, j, runID)
+	_, _, finish, err := begin(ctx, p, j, runID)
 	if err != nil {
 		return nil, err
 	}

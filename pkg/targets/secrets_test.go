@@ -181,7 +181,7 @@ exec "$@"
 		t.Fatalf("the endpoint got %d requests and accepted %d, want 3 and 1 (two refused, then one message)", requests, len(accepted))
 	}
 	led, _ := p.Ledger()
-	recs, _, err := led.List()
+	recs, _, err := led.List(context.Background())
 	if err != nil || len(recs) == 0 {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestWrapperFailureIsRecordedAndNotified(t *testing.T) {
 		t.Fatalf("stage1 = %v, want the wrapper's message without its arguments\n%s", err, out)
 	}
 	led, _ := p.Ledger()
-	recs, _, err := led.List()
+	recs, _, err := led.List(context.Background())
 	if err != nil || len(recs) != 1 || recs[0].Status != "failed" || !strings.Contains(recs[0].Error, "BATON_WRAPPER") {
 		t.Fatalf("history = %+v, %v; want one failed run naming BATON_WRAPPER", recs, err)
 	}
