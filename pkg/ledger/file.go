@@ -172,5 +172,5 @@ func (f *File) Get(ctx context.Context, runID string) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Find(recs, runID, f.path())
+	return Find(recs, runID, "the run history in "+f.path())
 }

@@ -11,7 +11,8 @@ import (
 // NotFoundError reports a run ID that names no run, or more than one.
 type NotFoundError struct {
 	RunID string
-	// Where is the history that was searched: a file, a table.
+	// Where is the history that was searched: "the run history in
+	// <file>", "the baton_runs table".
 	Where string
 	// Matches is how many runs the ID is a prefix of, when more than one.
 	Matches int
@@ -21,7 +22,7 @@ func (e *NotFoundError) Error() string {
 	if e.Matches > 1 {
 		return fmt.Sprintf("%q matches %d runs: give more of the run ID", e.RunID, e.Matches)
 	}
-	return fmt.Sprintf("no run %q in the run history (%s)", e.RunID, e.Where)
+	return fmt.Sprintf("no run %q in %s", e.RunID, e.Where)
 }
 
 // Find returns the record of recs with ID runID or, when it has 4

@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/baton-deploy/baton/pkg/config"
+	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
@@ -42,6 +43,7 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	path := os.Getenv("BATON_SERVE_CONFIG")
 	if path == "" {
 		path = filepath.Join(p.Root, "baton-serve.yml")
@@ -58,17 +60,13 @@ func Serve(ctx context.Context) error {
 	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	// One notifier for every deploy the server starts, checked now.
-	n, closeN, err := openNotifier(ctx)
+	n, closeN, err := p.Notifier(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer closeN()
 	// And the secrets settings, by reading them once as a deploy will.
-	x, err := toolExec()
-	var secrets []string
-	if err == nil {
-		secrets, err = runSecrets(ctx, x.Wrapper)
-	}
+	secrets, err := p.Secrets(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -138,7 +136,7 @@ func serveView(p *Project, listen string, secrets []string, queue func(env strin
 		fmt.Fprintf(stdout, "serve: no web view at / (%v; set BATON_UI_AUTH to show it)\n", err)
 		return nil, nil
 	}
-	return p.view(secrets, auth, queue)
+	return view(p, secrets, auth, queue)
 }
 
 // newServer makes the webhook server of project p.
@@ -162,14 +160,14 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 	opts.Logger = logger
 	opts.View = view
 	opts.History = func(env string) (ledger.Ledger, error) {
-		q, err := p.forEnv(env)
+		q, err := p.ForEnv(env)
 		if err != nil {
 			return nil, err
 		}
 		return q.Ledger()
 	}
 	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
-		q, err := p.forEnv(r.Env)
+		q, err := p.ForEnv(r.Env)
 		if err != nil {
 			return err
 		}
@@ -183,13 +181,13 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 // run holds the environment (a deploy from the command line), it waits
 // for it, within the run's timeout.
 func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run, n *notify.Notifier) error {
-	j := job{target: "deploy", mode: pipeline.ModeRun, runID: r.ID, trigger: "webhook", sender: r.Deliveries[0].Sender, notify: n}
+	j := deploy.Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: r.ID, Trigger: "webhook", Sender: r.Deliveries[0].Sender, Notify: n}
 	for _, d := range r.Deliveries {
-		j.deliveries = append(j.deliveries, d.ID)
+		j.Deliveries = append(j.Deliveries, d.ID)
 	}
 	if hc != nil && len(hc.Update) > 0 {
 		last := r.Deliveries[len(r.Deliveries)-1]
-		j.before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }
+		j.Before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }
 	}
 	for {
 		_, err := execute(ctx, p, j)
