@@ -99,4 +99,3 @@ func TestShowReadableAndJSON(t *testing.T) {
 		t.Errorf("BATON_JSON=1 show:\n%s", js)
 	}
 }
-

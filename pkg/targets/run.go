@@ -83,4 +83,3 @@ func interrupted(p *Project, err error) error {
 	}
 	return fmt.Errorf("%w\ninterrupted: tools were asked to stop (SIGINT) and handoffs are only written whole, so the store holds the last complete values; run `go run mage.go validate` to see what state the %s environment is in", err, p.Env)
 }
-
