@@ -44,19 +44,9 @@ func Serve(ctx context.Context) error {
 		return err
 	}
 	defer p.Close()
-	path := os.Getenv("BATON_SERVE_CONFIG")
-	if path == "" {
-		path = filepath.Join(p.Root, "baton-serve.yml")
-	}
-	cfg, err := webhook.LoadConfig(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("serve: no configuration at %s: write one (examples/webhook/baton-serve.yml is a start) or name it with BATON_SERVE_CONFIG", path)
-	}
+	cfg, err := serveConfig(p)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	if a := os.Getenv("BATON_SERVE_ADDR"); a != "" {
-		cfg.Listen = a
+		return err
 	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	// One notifier for every deploy the server starts, checked now.
@@ -93,18 +83,47 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("serve: %w", err), srv.Drain(ctx))
 	}
+	printEndpoints(p, cfg, ln.Addr())
+	return drain(ctx, cfg, srv, srv.Serve(term, ln))
+}
+
+// serveConfig reads serve's configuration: baton-serve.yml in the project
+// or the file BATON_SERVE_CONFIG names, with BATON_SERVE_ADDR's address.
+func serveConfig(p *Project) (*webhook.Config, error) {
+	path := os.Getenv("BATON_SERVE_CONFIG")
+	if path == "" {
+		path = filepath.Join(p.Root, "baton-serve.yml")
+	}
+	cfg, err := webhook.LoadConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("serve: no configuration at %s: write one (examples/webhook/baton-serve.yml is a start) or name it with BATON_SERVE_CONFIG", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if a := os.Getenv("BATON_SERVE_ADDR"); a != "" {
+		cfg.Listen = a
+	}
+	return cfg, nil
+}
+
+// printEndpoints tells where serve listens and what it answers.
+func printEndpoints(p *Project, cfg *webhook.Config, addr net.Addr) {
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "baton serve: listening on %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "baton serve: listening on %s://%s\n", scheme, addr)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Hooks)) {
 		h := cfg.Hooks[name]
 		fmt.Fprintf(stdout, "  POST /hooks/%s  (%s, deploys %s)\n", name, h.Provider, orDefault(h.Env, p.Env))
 	}
 	fmt.Fprintf(stdout, "  GET  /healthz, /runs, /runs/<id>\n")
+}
 
-	err = srv.Serve(term, ln)
+// drain stops srv once Serve returned err: a running deploy gets the
+// configured grace after SIGTERM, none after Mage's cancel.
+func drain(ctx context.Context, cfg *webhook.Config, srv *webhook.Server, err error) error {
 	grace := time.Duration(cfg.Grace)
 	if grace == 0 {
 		grace = 2 * time.Minute

@@ -1,13 +1,3 @@
-// Package targets holds baton's Mage targets. Import it into a magefile
-// with
-//
-//	//mage:import
-//	_ "github.com/baton-deploy/baton/pkg/targets"
-//
-// and the repository that holds a baton.hcl gets deploy, stage1…stage3,
-// stage <address>, plan, validate, rollback, destroy, graph, history,
-// status and serve over the pipeline that file describes (see Project).
-// Each target is a few lines over pkg/deploy, which runs and records.
 package targets
 
 import (
