@@ -3,6 +3,7 @@ package ledger
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,10 +17,12 @@ import (
 )
 
 // File is the embedded ledger of one environment: runs.jsonl and a lock
-// file in Dir.
+// file in Dir. A File{Dir: dir} reads an existing ledger without making
+// its directory; Open makes it.
 type File struct {
 	Dir string
-	// hostname is the host whose processes can be checked for liveness.
+	// hostname is the host whose processes can be checked for liveness
+	// (os.Hostname when empty).
 	hostname string
 }
 
@@ -43,10 +46,17 @@ type entry struct {
 
 // Begin records that a run started; Finish that it ended. Each is one
 // fsynced line, appended under an exclusive lock of the log.
-func (f *File) Begin(r *Record) error  { return f.append("begin", r) }
-func (f *File) Finish(r *Record) error { return f.append("finish", r) }
+func (f *File) Begin(ctx context.Context, r *Record) error { return f.append(ctx, "begin", r) }
 
-func (f *File) append(event string, r *Record) error {
+// Finish implements Ledger.
+func (f *File) Finish(ctx context.Context, r *Record) error { return f.append(ctx, "finish", r) }
+
+// append writes one entry; a cancelled context stops it before the write,
+// never half-way through one.
+func (f *File) append(ctx context.Context, event string, r *Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
 	rec, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -90,7 +100,10 @@ func (p Problem) Error() string { return fmt.Sprintf("%s:%d: %s", p.Path, p.Line
 // List returns every run, newest first, with the lines that could not be
 // read. A run that began and never finished is running while its process
 // lives on this host, and interrupted once it does not.
-func (f *File) List() ([]*Record, []Problem, error) {
+func (f *File) List(ctx context.Context) ([]*Record, []Problem, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, fmt.Errorf("ledger: %w", err)
+	}
 	file, err := os.Open(f.path())
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil, nil
@@ -99,6 +112,10 @@ func (f *File) List() ([]*Record, []Problem, error) {
 		return nil, nil, fmt.Errorf("ledger: %w", err)
 	}
 	defer file.Close()
+	host := f.hostname
+	if host == "" {
+		host, _ = os.Hostname()
+	}
 	byID := map[string]*Record{}
 	var order []string
 	var problems []Problem
@@ -123,12 +140,7 @@ func (f *File) List() ([]*Record, []Problem, error) {
 	out := make([]*Record, 0, len(order))
 	for _, id := range order {
 		r := byID[id]
-		if r.Status == StatusRunning && !f.alive(r) {
-			r.Status = StatusInterrupted
-			if r.Error == "" {
-				r.Error = "the run's process ended before it finished the run (killed, or the machine went down)"
-			}
-		}
+		MarkInterrupted(r, host)
 		out = append(out, r)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
@@ -154,48 +166,11 @@ func parseLine(line []byte, last bool) (*Record, string) {
 	return &r, ""
 }
 
-// alive reports whether a running record's process still runs here.
-func (f *File) alive(r *Record) bool {
-	if r.Host != f.hostname || r.PID <= 0 {
-		return true // another machine's run: it cannot be checked from here
-	}
-	return pidAlive(r.PID)
-}
-
-// pidAlive reports whether a process of this host still runs.
-func pidAlive(pid int) bool {
-	if pid <= 0 || pid == os.Getpid() {
-		return true
-	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
-
 // Get returns one run by ID, or by a unique prefix of it.
-func (f *File) Get(runID string) (*Record, error) {
-	recs, _, err := f.List()
+func (f *File) Get(ctx context.Context, runID string) (*Record, error) {
+	recs, _, err := f.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return pick(recs, runID, f.path())
-}
-
-// pick finds a run by ID or unique prefix.
-func pick(recs []*Record, runID, where string) (*Record, error) {
-	var hits []*Record
-	for _, r := range recs {
-		if r.RunID == runID {
-			return r, nil
-		}
-		if len(runID) >= 4 && len(r.RunID) > len(runID) && r.RunID[:len(runID)] == runID {
-			hits = append(hits, r)
-		}
-	}
-	switch len(hits) {
-	case 1:
-		return hits[0], nil
-	case 0:
-		return nil, fmt.Errorf("no run %q in %s: `go run mage.go history` lists them", runID, where)
-	}
-	return nil, fmt.Errorf("%q matches %d runs: give more of the run ID", runID, len(hits))
+	return Find(recs, runID, "the run history in "+f.path())
 }

@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"time"
 )
 
+var ctx = context.Background()
+
 // The test binary doubles as a process that begins a run or takes the
 // lock and is then killed with SIGKILL, like a deploy killed mid-way.
 func TestMain(m *testing.M) {
@@ -18,11 +21,11 @@ func TestMain(m *testing.M) {
 	case "begin-and-die":
 		f, _ := Open(os.Getenv("LEDGER_DIR"))
 		host, _ := os.Hostname()
-		_ = f.Begin(&Record{RunID: "run-killed", Env: "lab", Host: host, PID: os.Getpid(), Start: time.Now(), Status: StatusRunning})
+		_ = f.Begin(ctx, &Record{RunID: "run-killed", Env: "lab", Host: host, PID: os.Getpid(), Start: time.Now(), Status: StatusRunning})
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	case "lock-and-die":
 		f, _ := Open(os.Getenv("LEDGER_DIR"))
-		if _, err := f.Lock("lab", Holder{RunID: "run-dead", PID: os.Getpid()}); err != nil {
+		if _, err := f.Lock(ctx, "lab", Holder{RunID: "run-dead", PID: os.Getpid()}); err != nil {
 			os.Exit(3)
 		}
 		syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -47,14 +50,14 @@ func TestBeginFinishList(t *testing.T) {
 	a := &Record{RunID: "a", Env: "lab", Start: t0, Status: StatusRunning, PID: os.Getpid()}
 	b := &Record{RunID: "b", Env: "lab", Start: t0.Add(time.Second), Status: StatusRunning, PID: os.Getpid()}
 	for _, step := range []func() error{
-		func() error { return f.Begin(a) }, func() error { return f.Begin(b) },
-		func() error { a.Status, a.End = "succeeded", t0.Add(2*time.Second); return f.Finish(a) },
+		func() error { return f.Begin(ctx, a) }, func() error { return f.Begin(ctx, b) },
+		func() error { a.Status, a.End = "succeeded", t0.Add(2*time.Second); return f.Finish(ctx, a) },
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	recs, problems, err := f.List()
+	recs, problems, err := f.List(ctx)
 	if err != nil || len(problems) != 0 {
 		t.Fatal(err, problems)
 	}
@@ -64,10 +67,10 @@ func TestBeginFinishList(t *testing.T) {
 	if fi, _ := os.Stat(f.path()); fi.Mode().Perm() != 0o600 {
 		t.Errorf("ledger mode %v, want 0600", fi.Mode())
 	}
-	if r, err := f.Get("a"); err != nil || r.Duration() != 2*time.Second {
+	if r, err := f.Get(ctx, "a"); err != nil || r.Duration() != 2*time.Second {
 		t.Errorf("Get(a) = %+v, %v", r, err)
 	}
-	if _, err := f.Get("nope"); err == nil || !strings.Contains(err.Error(), "history") {
+	if _, err := f.Get(ctx, "nope"); err == nil || !strings.Contains(err.Error(), "history") || !strings.Contains(err.Error(), "runs.jsonl") {
 		t.Errorf("Get(nope) = %v", err)
 	}
 }
@@ -76,7 +79,7 @@ func TestKilledRunReadsBackAsInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	helper(t, "begin-and-die", dir)
 	f, _ := Open(dir)
-	r, err := f.Get("run-killed")
+	r, err := f.Get(ctx, "run-killed")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,17 +90,17 @@ func TestKilledRunReadsBackAsInterrupted(t *testing.T) {
 
 func TestTornAndEditedLinesAreReported(t *testing.T) {
 	f, _ := Open(t.TempDir())
-	f.Begin(&Record{RunID: "one", Start: time.Now(), Status: "succeeded"})
+	f.Begin(ctx, &Record{RunID: "one", Start: time.Now(), Status: "succeeded"})
 	data, _ := os.ReadFile(f.path())
 	// Edit a value without fixing the checksum, then tear a write.
 	edited := strings.Replace(string(data), `"succeeded"`, `"failed"`, 1)
 	torn := edited + string(data[:len(data)/2])
 	os.WriteFile(f.path(), []byte(torn), 0o600)
 	// A write after the torn one is kept whole.
-	if err := f.Begin(&Record{RunID: "two", Start: time.Now(), Status: "succeeded"}); err != nil {
+	if err := f.Begin(ctx, &Record{RunID: "two", Start: time.Now(), Status: "succeeded"}); err != nil {
 		t.Fatal(err)
 	}
-	recs, problems, err := f.List()
+	recs, problems, err := f.List(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +112,7 @@ func TestTornAndEditedLinesAreReported(t *testing.T) {
 	}
 	// A torn last line with nothing after it is reported as torn.
 	os.WriteFile(f.path(), data[:len(data)-5], 0o600)
-	if _, problems, _ = f.List(); len(problems) != 1 || !strings.Contains(problems[0].What, "torn") {
+	if _, problems, _ = f.List(ctx); len(problems) != 1 || !strings.Contains(problems[0].What, "torn") {
 		t.Errorf("problems = %v, want a torn write", problems)
 	}
 }
@@ -117,11 +120,11 @@ func TestTornAndEditedLinesAreReported(t *testing.T) {
 func TestLockIsExclusiveAndDiesWithItsHolder(t *testing.T) {
 	dir := t.TempDir()
 	f, _ := Open(dir)
-	unlock, err := f.Lock("lab", Holder{RunID: "first", User: "ann", Host: "box", PID: 42, Target: "deploy", Since: time.Now()})
+	unlock, err := f.Lock(ctx, "lab", Holder{RunID: "first", User: "ann", Host: "box", PID: 42, Target: "deploy", Since: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.Lock("lab", Holder{RunID: "second"})
+	_, err = f.Lock(ctx, "lab", Holder{RunID: "second"})
 	var le *LockedError
 	if !errors.As(err, &le) || le.Holder.RunID != "first" || !strings.Contains(err.Error(), "deploy by ann@box") {
 		t.Fatalf("second lock: %v, want who holds it", err)
@@ -129,14 +132,14 @@ func TestLockIsExclusiveAndDiesWithItsHolder(t *testing.T) {
 	if err := unlock(); err != nil {
 		t.Fatal(err)
 	}
-	if unlock, err = f.Lock("lab", Holder{RunID: "third"}); err != nil {
+	if unlock, err = f.Lock(ctx, "lab", Holder{RunID: "third"}); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
 	unlock()
 
 	// A holder killed with SIGKILL leaves no lock behind.
 	helper(t, "lock-and-die", dir)
-	unlock, err = f.Lock("lab", Holder{RunID: "after-death"})
+	unlock, err = f.Lock(ctx, "lab", Holder{RunID: "after-death"})
 	if err != nil {
 		t.Fatalf("lock after its holder died: %v", err)
 	}

@@ -1,20 +1,34 @@
-// Package ledger keeps the history of runs — who ran what, when, from
-// which commit, with which handoffs and result — and the lock that lets
-// one deploy at a time change an environment.
-//
-// The embedded ledger is an append-only log of JSON lines in the
-// environment's directory, each line checksummed and fsynced before a run
-// goes on. It needs no server and no dependency, survives kill -9 (a run
-// that began and never finished reads back as interrupted), and a torn or
-// edited line is detected and reported with its line number instead of
-// being silently dropped. See docs/ledger.md.
 package ledger
 
 import (
+	"context"
 	"time"
 
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
+
+// Ledger is a run history with its lock, for one environment. File is
+// the embedded one; package postgres holds one that every machine that
+// deploys shares. Every method that does I/O takes a context: a
+// cancelled one stops a hung database call.
+type Ledger interface {
+	// Begin records that a run started; Finish records how it ended
+	// (the same record, with its end, status and stages).
+	Begin(ctx context.Context, r *Record) error
+	Finish(ctx context.Context, r *Record) error
+	// List returns the environment's runs, newest first, with the
+	// entries that could not be read.
+	List(ctx context.Context) ([]*Record, []Problem, error)
+	// Get returns one run by ID or by a unique prefix of it; a run it
+	// does not hold is a *NotFoundError.
+	Get(ctx context.Context, runID string) (*Record, error)
+	// Lock takes env's lock for holder, failing at once with a
+	// *LockedError when another run holds it. unlock releases it, and
+	// is bounded by its own timeout: it runs after cancellation too.
+	Lock(ctx context.Context, env string, holder Holder) (unlock func() error, err error)
+}
+
+var _ Ledger = (*File)(nil)
 
 // Status values of a run record, beyond pipeline's: a run whose process
 // died without finishing it is interrupted.

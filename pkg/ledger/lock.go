@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,11 +30,14 @@ func (e *LockedError) Error() string {
 	return msg
 }
 
-// Lock takes the environment's lock for holder, failing at once with a
-// *LockedError when another process holds it. The lock is an flock(2) on
+// Lock implements Ledger: it takes the environment's lock for holder,
+// failing at once with a *LockedError when another process holds it. The lock is an flock(2) on
 // a file: when its holder dies, however it dies, the kernel releases it,
 // so a dead holder never blocks the next run. Unlock releases it.
-func (f *File) Lock(env string, holder Holder) (unlock func() error, err error) {
+func (f *File) Lock(ctx context.Context, env string, holder Holder) (unlock func() error, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
 	path := filepath.Join(f.Dir, env+".lock")
 	file, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {

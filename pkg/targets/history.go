@@ -3,6 +3,7 @@ package targets
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/ledger"
 )
 
@@ -22,11 +24,12 @@ func History(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	led, err := p.Ledger()
 	if err != nil {
 		return err
 	}
-	recs, problems, err := led.List()
+	recs, problems, err := led.List(ctx)
 	if err != nil {
 		return err
 	}
@@ -60,9 +63,17 @@ func History(ctx context.Context) error {
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04:05"),
-			r.User, r.Host, trigger, r.Target, r.Status, orDash(artifactText(r)), rev, r.Duration().Round(100*time.Millisecond))
+			r.User, r.Host, trigger, r.Target, r.Status, orDash(deploy.ArtifactText(r)), rev, r.Duration().Round(100*time.Millisecond))
 	}
 	return tw.Flush()
+}
+
+// historyHint adds, to a run ID that names no run, where to find them.
+func historyHint(err error) error {
+	if nf, ok := errors.AsType[*ledger.NotFoundError](err); ok && nf.Matches == 0 {
+		return fmt.Errorf("%w: `go run mage.go history` lists them", err)
+	}
+	return err
 }
 
 func orDash(s string) string {
@@ -85,6 +96,7 @@ func Status(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	// Environments this project has run here; with a shared ledger their
 	// history comes from the database.
 	envs, _ := filepath.Glob(filepath.Join(p.Root, ".baton", "*", "runs"))
@@ -95,11 +107,11 @@ func Status(ctx context.Context) error {
 	sort.Strings(envs)
 	for _, dir := range envs {
 		env := filepath.Base(filepath.Dir(dir))
-		led, err := openLedger(filepath.Dir(dir), env)
+		led, err := p.LedgerOf(env)
 		if err != nil {
 			return err
 		}
-		recs, problems, err := led.List()
+		recs, problems, err := led.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -110,7 +122,7 @@ func Status(ctx context.Context) error {
 			if r.Target == "destroy" && r.Succeeded() && destroyed == nil {
 				destroyed = r
 			}
-			if isRelease(r) {
+			if deploy.IsRelease(r) {
 				last = r
 				break
 			}
@@ -119,7 +131,7 @@ func Status(ctx context.Context) error {
 			// Newer than any release: nothing of it runs now.
 			fmt.Fprintf(stdout, "  destroyed by run %s (%s@%s) at %s", destroyed.RunID, destroyed.User, destroyed.Host, destroyed.End.Local().Format(time.RFC3339))
 			if last != nil {
-				fmt.Fprintf(stdout, "; the last release was run %s (%s, commit %s)", last.RunID, orDash(artifactText(last)), short(last.GitCommit))
+				fmt.Fprintf(stdout, "; the last release was run %s (%s, commit %s)", last.RunID, orDash(deploy.ArtifactText(last)), short(last.GitCommit))
 			}
 			fmt.Fprintln(stdout)
 		} else if last == nil {
@@ -149,13 +161,14 @@ func Show(ctx context.Context, run string) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	led, err := p.Ledger()
 	if err != nil {
 		return err
 	}
-	r, err := led.Get(run)
+	r, err := led.Get(ctx, run)
 	if err != nil {
-		return err
+		return historyHint(err)
 	}
 	if os.Getenv("BATON_JSON") == "1" {
 		data, _ := json.MarshalIndent(r, "", "  ")
@@ -163,7 +176,7 @@ func Show(ctx context.Context, run string) error {
 		return nil
 	}
 	printRecord(r)
-	fmt.Fprintf(stdout, "\n%s", Gantt(r))
+	fmt.Fprintf(stdout, "\n%s", gantt(r))
 	return nil
 }
 
@@ -213,8 +226,8 @@ func printRecord(r *ledger.Record) {
 	}
 }
 
-// Gantt draws a run's stages as a Mermaid gantt chart.
-func Gantt(r *ledger.Record) string {
+// gantt draws a run's stages as a Mermaid gantt chart.
+func gantt(r *ledger.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "gantt\n    title run %s (%s, %s)\n    dateFormat x\n    axisFormat %%M:%%S\n", r.RunID, r.Target, r.Status)
 	for _, s := range r.Stages {

@@ -2,7 +2,6 @@ package targets
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,10 +29,10 @@ func recorded(t *testing.T, recs ...*ledger.Record) *syncBuffer {
 	}
 	for _, r := range recs {
 		r.Env, r.User, r.Host, r.Trigger = "local", "ann", "box", "cli"
-		if err := led.Begin(r); err != nil {
+		if err := led.Begin(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
-		if err := led.Finish(r); err != nil {
+		if err := led.Finish(context.Background(), r); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,36 +97,5 @@ func TestShowReadableAndJSON(t *testing.T) {
 	}
 	if js := out.String()[mark:]; !strings.Contains(js, `"run_id": "r-one"`) {
 		t.Errorf("BATON_JSON=1 show:\n%s", js)
-	}
-}
-
-// TestUnwritableStoreStopsBeforeAnyStage: a deploy whose handoff store
-// cannot be written fails before any tool starts, and is recorded.
-func TestUnwritableStoreStopsBeforeAnyStage(t *testing.T) {
-	out := recorded(t)
-	if err := writable(filepath.Join(t.TempDir(), "gone")); err == nil {
-		t.Fatal("writable: a missing directory counted as writable")
-	}
-	if err := writable(t.TempDir()); err != nil {
-		t.Fatalf("writable: %v", err)
-	}
-	old := storeWritable
-	storeWritable = func(string) error { return errors.New("read-only file system") }
-	defer func() { storeWritable = old }()
-	p, err := LoadProject()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = execute(context.Background(), p, job{target: "deploy", mode: pipeline.ModeRun})
-	if err == nil || !strings.Contains(err.Error(), "handoff store cannot be written") || !strings.Contains(err.Error(), "read-only") {
-		t.Fatalf("deploy with an unwritable store: %v\n%s", err, out)
-	}
-	if strings.Contains(out.String(), "packer.image") {
-		t.Errorf("a stage started:\n%s", out)
-	}
-	led, _ := p.Ledger()
-	recs, _, _ := led.List()
-	if len(recs) != 1 || recs[0].Status != "failed" {
-		t.Errorf("records %+v, want the failed deploy", recs)
 	}
 }

@@ -2,16 +2,16 @@ package targets
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/baton-deploy/baton/pkg/config"
-	"github.com/baton-deploy/baton/pkg/handoff"
-	"github.com/baton-deploy/baton/pkg/stages"
+	"github.com/baton-deploy/baton/pkg/deploy"
 )
 
-// Project is a pipeline file and where its environment's state lives,
-// chosen by the environment:
+// Project is a pipeline file and where its environment's state lives
+// (see pkg/deploy), chosen by the environment:
 //
 //	BATON_PIPELINE  the pipeline file: a baton.hcl, a directory holding one,
 //	                or local / proxmox for baton's own examples (default:
@@ -23,20 +23,14 @@ import (
 //	BATON_WRAPPER   a command every tool runs under, e.g. doppler run --
 //	BATON_ANSIBLE_MITOGEN=1  Ansible with Mitogen's strategy (ansible-mitogen)
 //	BATON_SECRETS   variables whose values are masked in every output
+//	BATON_LEDGER    a postgres:// URL: the shared run history (default:
+//	                the embedded one in .baton/<env>/ledger)
+//	BATON_TRIGGER   who started a run, for its record (default: cli)
 //	BATON_NOTIFY_*  where to report deploys (see pkg/notify)
-type Project struct {
-	// Root holds .baton/; File is the pipeline file.
-	Root string
-	File string
-	// Env is the environment; State is .baton/<env> under Root: handoffs,
-	// runs, the ledger, caches.
-	Env   string
-	State string
-	// Config is the checked pipeline file.
-	Config *config.Pipeline
-}
+type Project = deploy.Project
 
-// LoadProject finds the pipeline file, reads it and checks it.
+// LoadProject finds the pipeline file, reads it and checks it. Its
+// console is what the targets print to.
 func LoadProject() (*Project, error) {
 	root := os.Getenv("BATON_ROOT")
 	if root == "" {
@@ -60,26 +54,15 @@ func LoadProject() (*Project, error) {
 			return nil, fmt.Errorf("BATON_ENV: %w", err)
 		}
 	}
-	return loadProject(root, file, env)
+	return deploy.Open(deploy.Options{Root: root, File: file, Env: env, Stdout: console{}})
 }
 
-func loadProject(root, file, env string) (*Project, error) {
-	cfg, err := config.Load(file, config.Options{Env: env, StateRoot: root})
-	if err != nil {
-		return nil, err
-	}
-	// BATON_ANSIBLE_MITOGEN=1 runs every Ansible stage with Mitogen.
-	mitogen, err := stages.MitogenFromEnv(os.Getenv)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range cfg.Stages {
-		if s.Kind == config.Ansible && mitogen {
-			s.Mitogen = true
-		}
-	}
-	return &Project{Root: root, File: file, Env: cfg.Env, State: cfg.State, Config: cfg}, nil
-}
+// console writes to where the targets print now (SetOutput may change it).
+type console struct{}
+
+func (console) Write(p []byte) (int, error) { return stdout.Write(p) }
+
+var _ io.Writer = console{}
 
 // findPipeline finds the pipeline file BATON_PIPELINE names, or the one at
 // root; baton's own checkout, which has none at its root, runs the lab.
@@ -106,30 +89,3 @@ func findPipeline(root, spec string) (string, error) {
 	}
 	return path, nil
 }
-
-// forEnv is p for another environment of the same pipeline file.
-func (p *Project) forEnv(env string) (*Project, error) {
-	if env == p.Env {
-		return p, nil
-	}
-	return loadProject(p.Root, p.File, env)
-}
-
-// reload reads the pipeline file again, as it is now (after a webhook's
-// update command pulled a new commit, say).
-func (p *Project) reload() error {
-	q, err := loadProject(p.Root, p.File, p.Env)
-	if err != nil {
-		return err
-	}
-	p.Config = q.Config
-	return nil
-}
-
-// Store opens the environment's handoff store.
-func (p *Project) Store() (*handoff.Store, error) {
-	return handoff.OpenStore(filepath.Join(p.State, "handoffs"))
-}
-
-// RunDir is where a run keeps its log, its tools' output and its summary.
-func (p *Project) RunDir(runID string) string { return filepath.Join(p.State, "runs", runID) }

@@ -27,84 +27,6 @@ func writeScript(t *testing.T, dir, name, body string) string {
 	return path
 }
 
-func TestRunSecrets(t *testing.T) {
-	dir := t.TempDir()
-	wrapper := writeScript(t, dir, "give secrets", `export APP_TOKEN=tok-from-wrapper DOPPLER_PROJECT=lab PATH="$PATH:/nowhere" LC_ALL=C.UTF-8
-exec "$@"
-`)
-	t.Setenv("DB_PASSWORD", "pw-from-env")
-	t.Setenv("BATON_LEDGER", "")
-	t.Setenv("BATON_NOTIFY_SLACK_URL", "https://hooks.slack.com/services/T0/B0/xyz")
-	ctx := context.Background()
-
-	t.Run("wrapper and names", func(t *testing.T) {
-		t.Setenv(envWrapper, fmt.Sprintf("%q", wrapper))
-		t.Setenv(envSecrets, "DB_PASSWORD, APP_TOKEN")
-		argv, err := wrapperSetting()
-		if err != nil || !slices.Equal(argv, []string{wrapper}) {
-			t.Fatalf("wrapperSetting = %q, %v", argv, err)
-		}
-		got, err := runSecrets(ctx, argv)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := []string{"https://hooks.slack.com/services/T0/B0/xyz", "pw-from-env", "tok-from-wrapper"}
-		if !slices.Equal(got, want) {
-			t.Errorf("secrets = %q, want %q (what the wrapper adds, the names listed, baton's own; not PATH, DOPPLER_PROJECT or LC_ALL)", got, want)
-		}
-	})
-
-	t.Run("notification URL in a file", func(t *testing.T) {
-		t.Setenv(envWrapper, "")
-		t.Setenv(envSecrets, "")
-		t.Setenv("BATON_NOTIFY_SLACK_URL", "")
-		f := filepath.Join(dir, "url")
-		os.WriteFile(f, []byte("https://hooks.example.com/from-a-file\n"), 0o600)
-		t.Setenv("BATON_NOTIFY_WEBHOOK_URL_FILE", f)
-		got, err := runSecrets(ctx, nil)
-		if err != nil || !slices.Equal(got, []string{"https://hooks.example.com/from-a-file"}) {
-			t.Errorf("secrets = %q, %v; want the file's URL", got, err)
-		}
-	})
-
-	t.Run("without a wrapper", func(t *testing.T) {
-		t.Setenv(envWrapper, "")
-		t.Setenv(envSecrets, "DB_PASSWORD")
-		got, err := runSecrets(ctx, nil)
-		if err != nil || !slices.Contains(got, "pw-from-env") || slices.Contains(got, "tok-from-wrapper") {
-			t.Errorf("secrets = %q, %v", got, err)
-		}
-	})
-
-	for _, tc := range []struct {
-		name, wrapper, secrets, want string
-	}{
-		{"unset name", "", "NOT_SET_ANYWHERE", "BATON_SECRETS names NOT_SET_ANYWHERE, which is not set in the environment"},
-		{"unset with wrapper", fmt.Sprintf("%q", wrapper), "NOT_SET_ANYWHERE", "not set in the environment or by the wrappers (BATON_WRAPPER"},
-		{"bad name", "", "DB-PASSWORD", `"DB-PASSWORD" is not a variable name`},
-		{"missing wrapper", "no-such-wrapper run --", "", `BATON_WRAPPER: exec: "no-such-wrapper": executable file not found`},
-		{"unclosed quote", `doppler "run`, "", "BATON_WRAPPER: unterminated \" quote"},
-		{"failing wrapper", writeScript(t, dir, "fail", "echo 'not logged in' >&2; exit 1\n") + " --token dp.st.s3cr3t --", "",
-			"failed when run on `env -0` to see what it gives the tools: exit status 1:\nnot logged in"},
-		{"wrapper that ignores its command", writeScript(t, dir, "ignore", "exit 0\n"), "", "gave its command no environment at all"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Setenv(envWrapper, tc.wrapper)
-			t.Setenv(envSecrets, tc.secrets)
-			argv, err := wrapperSetting()
-			if err == nil {
-				_, err = runSecrets(ctx, argv)
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, want an error containing %q", err, tc.want)
-			}
-			if strings.Contains(err.Error(), "s3cr3t") {
-				t.Errorf("the error shows the wrapper's arguments: %v", err)
-			}
-		})
-	}
-}
-
 // endpoint is a notification receiver that refuses the first failures
 // requests with 503 and keeps the bodies it accepts.
 type endpoint struct {
@@ -152,9 +74,9 @@ echo "wrapper: APP_TOKEN=$APP_TOKEN DB_PASSWORD=$DB_PASSWORD" >&2
 case "$1" in *"${REFUSE:-none}") echo "refusing $1 with token $APP_TOKEN" >&2; exit 3;; esac
 exec "$@"
 `)
-	t.Setenv(envWrapper, `'`+wrapper+`'`)
+	t.Setenv("BATON_WRAPPER", `'`+wrapper+`'`)
 	t.Setenv("DB_PASSWORD", password)
-	t.Setenv(envSecrets, "DB_PASSWORD")
+	t.Setenv("BATON_SECRETS", "DB_PASSWORD")
 	t.Setenv("REFUSE", "")
 
 	ep := &endpoint{failures: 2}
@@ -181,7 +103,7 @@ exec "$@"
 		t.Fatalf("the endpoint got %d requests and accepted %d, want 3 and 1 (two refused, then one message)", requests, len(accepted))
 	}
 	led, _ := p.Ledger()
-	recs, _, err := led.List()
+	recs, _, err := led.List(context.Background())
 	if err != nil || len(recs) == 0 {
 		t.Fatal(err)
 	}
@@ -264,13 +186,13 @@ func TestWrapperFailureIsRecordedAndNotified(t *testing.T) {
 	defer srv.Close()
 	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", srv.URL+"/hook")
 	wrapper := writeScript(t, t.TempDir(), "doppler", "echo 'Doppler Error: unable to reach api.doppler.com' >&2; exit 1\n")
-	t.Setenv(envWrapper, wrapper+" run --token dp.st.s3cr3t --")
+	t.Setenv("BATON_WRAPPER", wrapper+" run --token dp.st.s3cr3t --")
 	err := Stage1(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "unable to reach api.doppler.com") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Fatalf("stage1 = %v, want the wrapper's message without its arguments\n%s", err, out)
 	}
 	led, _ := p.Ledger()
-	recs, _, err := led.List()
+	recs, _, err := led.List(context.Background())
 	if err != nil || len(recs) != 1 || recs[0].Status != "failed" || !strings.Contains(recs[0].Error, "BATON_WRAPPER") {
 		t.Fatalf("history = %+v, %v; want one failed run naming BATON_WRAPPER", recs, err)
 	}
@@ -278,7 +200,7 @@ func TestWrapperFailureIsRecordedAndNotified(t *testing.T) {
 		t.Errorf("notifications = %q, want the failure of %s", accepted, recs[0].RunID)
 	}
 	// The lock was released: the next run is not refused.
-	t.Setenv(envWrapper, "")
+	t.Setenv("BATON_WRAPPER", "")
 	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", "")
 	if err := Stage1(context.Background()); err != nil {
 		t.Errorf("stage1 after the failure: %v", err)

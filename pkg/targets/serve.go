@@ -22,6 +22,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/baton-deploy/baton/pkg/config"
+	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
@@ -42,33 +43,20 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	path := os.Getenv("BATON_SERVE_CONFIG")
-	if path == "" {
-		path = filepath.Join(p.Root, "baton-serve.yml")
-	}
-	cfg, err := webhook.LoadConfig(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("serve: no configuration at %s: write one (examples/webhook/baton-serve.yml is a start) or name it with BATON_SERVE_CONFIG", path)
-	}
+	defer p.Close()
+	cfg, err := serveConfig(p)
 	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
-	if a := os.Getenv("BATON_SERVE_ADDR"); a != "" {
-		cfg.Listen = a
+		return err
 	}
 	logger := zerolog.New(zerolog.ConsoleWriter{Out: stdout, NoColor: true, TimeFormat: time.TimeOnly}).With().Timestamp().Logger()
 	// One notifier for every deploy the server starts, checked now.
-	n, closeN, err := openNotifier(ctx)
+	n, closeN, err := p.Notifier(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
 	defer closeN()
 	// And the secrets settings, by reading them once as a deploy will.
-	x, err := toolExec()
-	var secrets []string
-	if err == nil {
-		secrets, err = runSecrets(ctx, x.Wrapper)
-	}
+	secrets, err := p.Secrets(ctx)
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
@@ -95,18 +83,47 @@ func Serve(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("serve: %w", err), srv.Drain(ctx))
 	}
+	printEndpoints(p, cfg, ln.Addr())
+	return drain(ctx, cfg, srv, srv.Serve(term, ln))
+}
+
+// serveConfig reads serve's configuration: baton-serve.yml in the project
+// or the file BATON_SERVE_CONFIG names, with BATON_SERVE_ADDR's address.
+func serveConfig(p *Project) (*webhook.Config, error) {
+	path := os.Getenv("BATON_SERVE_CONFIG")
+	if path == "" {
+		path = filepath.Join(p.Root, "baton-serve.yml")
+	}
+	cfg, err := webhook.LoadConfig(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("serve: no configuration at %s: write one (examples/webhook/baton-serve.yml is a start) or name it with BATON_SERVE_CONFIG", path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if a := os.Getenv("BATON_SERVE_ADDR"); a != "" {
+		cfg.Listen = a
+	}
+	return cfg, nil
+}
+
+// printEndpoints tells where serve listens and what it answers.
+func printEndpoints(p *Project, cfg *webhook.Config, addr net.Addr) {
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "baton serve: listening on %s://%s\n", scheme, ln.Addr())
+	fmt.Fprintf(stdout, "baton serve: listening on %s://%s\n", scheme, addr)
 	for _, name := range slices.Sorted(maps.Keys(cfg.Hooks)) {
 		h := cfg.Hooks[name]
 		fmt.Fprintf(stdout, "  POST /hooks/%s  (%s, deploys %s)\n", name, h.Provider, orDefault(h.Env, p.Env))
 	}
 	fmt.Fprintf(stdout, "  GET  /healthz, /runs, /runs/<id>\n")
+}
 
-	err = srv.Serve(term, ln)
+// drain stops srv once Serve returned err: a running deploy gets the
+// configured grace after SIGTERM, none after Mage's cancel.
+func drain(ctx context.Context, cfg *webhook.Config, srv *webhook.Server, err error) error {
 	grace := time.Duration(cfg.Grace)
 	if grace == 0 {
 		grace = 2 * time.Minute
@@ -138,7 +155,7 @@ func serveView(p *Project, listen string, secrets []string, queue func(env strin
 		fmt.Fprintf(stdout, "serve: no web view at / (%v; set BATON_UI_AUTH to show it)\n", err)
 		return nil, nil
 	}
-	return p.view(secrets, auth, queue)
+	return view(p, secrets, auth, queue)
 }
 
 // newServer makes the webhook server of project p.
@@ -162,14 +179,14 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 	opts.Logger = logger
 	opts.View = view
 	opts.History = func(env string) (ledger.Ledger, error) {
-		q, err := p.forEnv(env)
+		q, err := p.ForEnv(env)
 		if err != nil {
 			return nil, err
 		}
 		return q.Ledger()
 	}
 	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
-		q, err := p.forEnv(r.Env)
+		q, err := p.ForEnv(r.Env)
 		if err != nil {
 			return err
 		}
@@ -183,13 +200,13 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 // run holds the environment (a deploy from the command line), it waits
 // for it, within the run's timeout.
 func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run, n *notify.Notifier) error {
-	j := job{target: "deploy", mode: pipeline.ModeRun, runID: r.ID, trigger: "webhook", sender: r.Deliveries[0].Sender, notify: n}
+	j := deploy.Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: r.ID, Trigger: "webhook", Sender: r.Deliveries[0].Sender, Notify: n}
 	for _, d := range r.Deliveries {
-		j.deliveries = append(j.deliveries, d.ID)
+		j.Deliveries = append(j.Deliveries, d.ID)
 	}
 	if hc != nil && len(hc.Update) > 0 {
 		last := r.Deliveries[len(r.Deliveries)-1]
-		j.before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }
+		j.Before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }
 	}
 	for {
 		_, err := execute(ctx, p, j)

@@ -154,10 +154,10 @@ hooks:
 		interrupt()
 		t.Fatal("serve did not stop within 2 minutes of SIGTERM")
 	}
-	if r, err := led.Get(running["run_id"]); err != nil || !r.Succeeded() {
+	if r, err := led.Get(context.Background(), running["run_id"]); err != nil || !r.Succeeded() {
 		t.Errorf("the deploy running at SIGTERM: %+v %v, want it finished and succeeded", r, err)
 	}
-	if _, err := led.Get(waiting["run_id"]); err == nil {
+	if _, err := led.Get(context.Background(), waiting["run_id"]); err == nil {
 		t.Error("the deploy queued at SIGTERM ran")
 	}
 	log, _ := os.ReadFile(filepath.Join(p.Root, ".baton", "webhook", "deliveries.jsonl"))
@@ -284,7 +284,7 @@ func waitRecords(t *testing.T, led ledger.Ledger, ids []string, limit time.Durat
 	for time.Now().Before(deadline) {
 		var got []*ledger.Record
 		for _, id := range ids {
-			r, err := led.Get(id)
+			r, err := led.Get(context.Background(), id)
 			if err != nil || r.End.IsZero() {
 				break
 			}

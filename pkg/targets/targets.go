@@ -1,13 +1,3 @@
-// Package targets holds baton's Mage targets. Import it into a magefile
-// with
-//
-//	//mage:import
-//	_ "github.com/baton-deploy/baton/pkg/targets"
-//
-// and the repository that holds a baton.hcl gets deploy, stage1…stage3,
-// stage <address>, plan, validate, rollback, destroy, graph, history,
-// status and serve over the pipeline that file describes (see Project).
-// Each target is a few lines over pkg/config, pkg/pipeline and pkg/stages.
 package targets
 
 import (
@@ -18,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/baton-deploy/baton/pkg/config"
+	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -32,14 +23,15 @@ func Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	// One notifier for the deploy and a rollback after it, so that
 	// delivering the failure does not hold up the rollback.
-	n, closeN, err := openNotifier(ctx)
+	n, closeN, err := p.Notifier(ctx)
 	if err != nil {
 		return err
 	}
 	defer closeN()
-	if _, err := execute(ctx, p, job{target: "deploy", mode: pipeline.ModeRun, notify: n}); err != nil {
+	if _, err := execute(ctx, p, deploy.Job{Target: "deploy", Mode: pipeline.ModeRun, Notify: n}); err != nil {
 		if os.Getenv("BATON_ROLLBACK_ON_FAILURE") == "1" && ctx.Err() == nil {
 			fmt.Fprintf(stdout, "\ndeploy failed; rolling back to the last successful release (BATON_ROLLBACK_ON_FAILURE=1)\n")
 			if rerr := rollbackTo(ctx, p, "", true, n); rerr != nil {
@@ -60,11 +52,12 @@ func Stage1(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ps := p.stagesOf(config.Packer)
+	defer p.Close()
+	ps := p.Stages(config.Packer)
 	if len(ps) == 0 {
 		return fmt.Errorf("%s has no packer stage", rel(p.Root, p.File))
 	}
-	return runOne(ctx, p, "stage1", stageNames(ps[0]), nil)
+	return runOne(ctx, p, "stage1", deploy.StageNames(ps[0]), nil)
 }
 
 // Stage2 runs the first Terraform stage that takes a Packer artifact alone,
@@ -75,7 +68,8 @@ func Stage2(ctx context.Context, templateID string) error {
 	if err != nil {
 		return err
 	}
-	s, def, err := p.artifactStage()
+	defer p.Close()
+	s, def, err := artifactStage(p)
 	if err != nil {
 		return err
 	}
@@ -83,7 +77,7 @@ func Stage2(ctx context.Context, templateID string) error {
 	if err != nil {
 		return err
 	}
-	return runOne(ctx, p, "stage2", stageNames(s), args)
+	return runOne(ctx, p, "stage2", deploy.StageNames(s), args)
 }
 
 // Stage3 waits for the hosts of an inventory and runs the first Ansible
@@ -95,7 +89,8 @@ func Stage3(ctx context.Context, inventory string) error {
 	if err != nil {
 		return err
 	}
-	s, def, err := p.ansibleStage()
+	defer p.Close()
+	s, def, err := ansibleStage(p)
 	if err != nil {
 		return err
 	}
@@ -103,13 +98,13 @@ func Stage3(ctx context.Context, inventory string) error {
 		if inventory != "-" {
 			return fmt.Errorf("%s reads its inventory from %s, as the pipeline file says: run `go run mage.go stage3 -`", s.Address(), s.Inventory.Text)
 		}
-		return runOne(ctx, p, "stage3", stageNames(s), nil)
+		return runOne(ctx, p, "stage3", deploy.StageNames(s), nil)
 	}
 	args, err := argument(def, inventory, "BATON_INVENTORY")
 	if err != nil {
 		return err
 	}
-	return runOne(ctx, p, "stage3", stageNames(s), args)
+	return runOne(ctx, p, "stage3", deploy.StageNames(s), args)
 }
 
 // Stage runs one stage of the pipeline file alone, by its address:
@@ -121,11 +116,12 @@ func Stage(ctx context.Context, address string) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.find(address)
+	defer p.Close()
+	s, err := find(p, address)
 	if err != nil {
 		return err
 	}
-	only := stageNames(s)
+	only := deploy.StageNames(s)
 	if strings.HasSuffix(address, config.WaitSuffix) {
 		only = []string{address}
 	}
@@ -137,7 +133,7 @@ func runOne(ctx context.Context, p *Project, target string, only []string, args 
 	if err := ensureTools(ctx, p, false); err != nil {
 		return err
 	}
-	_, err := execute(ctx, p, job{target: target, mode: pipeline.ModeRun, only: only, args: args})
+	_, err := execute(ctx, p, deploy.Job{Target: target, Mode: pipeline.ModeRun, Only: only, Args: args})
 	return interrupted(p, err)
 }
 
@@ -169,7 +165,8 @@ func Plan(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = execute(ctx, p, job{target: "plan", mode: pipeline.ModePlan})
+	defer p.Close()
+	_, err = execute(ctx, p, deploy.Job{Target: "plan", Mode: pipeline.ModePlan})
 	return interrupted(p, err)
 }
 
@@ -181,7 +178,8 @@ func Validate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	sum, err := execute(ctx, p, job{target: "validate", mode: pipeline.ModeCheck})
+	defer p.Close()
+	sum, err := execute(ctx, p, deploy.Job{Target: "validate", Mode: pipeline.ModeCheck})
 	if sum != nil {
 		fmt.Fprintln(stdout, "\nvalidation:")
 		for _, s := range sum.Stages {
@@ -213,8 +211,9 @@ func Destroy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	tf := p.stagesOf(config.Terraform)
-	sum, err := execute(ctx, p, job{target: "destroy", mode: pipeline.ModeRollback, only: stageNames(tf...)})
+	defer p.Close()
+	tf := p.Stages(config.Terraform)
+	sum, err := execute(ctx, p, deploy.Job{Target: "destroy", Mode: pipeline.ModeRollback, Only: deploy.StageNames(tf...)})
 	if err != nil {
 		return interrupted(p, err)
 	}
@@ -223,7 +222,7 @@ func Destroy(ctx context.Context) error {
 		for _, s := range sum.Stages {
 			// A stage that never applied has nothing to destroy; one that
 			// did and was skipped (an input gone) still has its hosts.
-			if s.Status != pipeline.StatusSucceeded && p.applied(s.Name) {
+			if s.Status != pipeline.StatusSucceeded && applied(p, s.Name) {
 				left = append(left, fmt.Sprintf("%s (%s: %s)", s.Name, s.Status, firstLine(s.Reason+s.Error)))
 			}
 		}
@@ -249,7 +248,7 @@ func Destroy(ctx context.Context) error {
 
 // applied reports whether a Terraform stage has applied in this
 // environment: its data directory or one of its products is there.
-func (p *Project) applied(stage string) bool {
+func applied(p *Project, stage string) bool {
 	gives := false
 	for name := range p.Config.Defs() {
 		if strings.HasPrefix(name, stage+".") {
@@ -270,6 +269,7 @@ func Graph() error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	pl, err := p.Pipeline()
 	if err != nil {
 		return err
@@ -285,6 +285,7 @@ func prepare(ctx context.Context) (*Project, error) {
 		return nil, err
 	}
 	if err := ensureTools(ctx, p, false); err != nil {
+		p.Close()
 		return nil, err
 	}
 	return p, nil

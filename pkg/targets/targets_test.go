@@ -191,7 +191,7 @@ func TestMainJobE2E(t *testing.T) {
 
 	// One change at a time: a held lock stops a second run at once.
 	led, _ := p.Ledger()
-	unlock, err := led.Lock(p.Env, ledger.Holder{RunID: "other-run", User: "ann", Host: "elsewhere", PID: 1, Target: "deploy", Since: time.Now()})
+	unlock, err := led.Lock(context.Background(), p.Env, ledger.Holder{RunID: "other-run", User: "ann", Host: "elsewhere", PID: 1, Target: "deploy", Since: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +207,7 @@ func TestMainJobE2E(t *testing.T) {
 		t.Fatalf("rollback: %v\n%s", err, out)
 	}
 	checkAll(t, configuredFrom(t, p), strconv.Itoa(first), 3)
-	recs, problems, err := led.List()
+	recs, problems, err := led.List(context.Background())
 	if err != nil || len(problems) > 0 {
 		t.Fatal(err, problems)
 	}
@@ -330,11 +330,11 @@ func TestInterruptedDeploy(t *testing.T) {
 		t.Fatalf("interrupted deploy: %v, want it to say what to do next\n%s", err, out)
 	}
 	led, _ := p.Ledger()
-	recs, problems, _ := led.List()
+	recs, problems, _ := led.List(context.Background())
 	if len(problems) > 0 || len(recs) == 0 || recs[0].Status != "cancelled" {
 		t.Errorf("record = %+v, problems %v; want the run recorded as cancelled", recs, problems)
 	}
-	unlock, err := led.Lock(p.Env, ledger.Holder{RunID: "next"})
+	unlock, err := led.Lock(context.Background(), p.Env, ledger.Holder{RunID: "next"})
 	if err != nil {
 		t.Fatalf("lock after the interrupt: %v", err)
 	}
@@ -388,7 +388,7 @@ func TestDeployRollsBackOnFailure(t *testing.T) {
 	}
 	checkAll(t, configuredFrom(t, p), strconv.Itoa(good), 3)
 	led, _ := p.Ledger()
-	recs, _, _ := led.List()
+	recs, _, _ := led.List(context.Background())
 	var sawFailed, sawRollback bool
 	for _, r := range recs {
 		sawFailed = sawFailed || (r.Target == "deploy" && r.Status == "failed")

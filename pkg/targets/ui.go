@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-deploy/baton/pkg/config"
+	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 	"github.com/baton-deploy/baton/pkg/ui"
@@ -28,6 +29,7 @@ func UI(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	addr := orDefault(os.Getenv("BATON_UI_LISTEN"), "127.0.0.1:8098")
 	var auth *ui.Auth
 	if path := os.Getenv("BATON_UI_AUTH"); path != "" {
@@ -38,15 +40,11 @@ func UI(ctx context.Context) error {
 	if err := ui.CheckListen(addr, auth); err != nil {
 		return fmt.Errorf("%w (BATON_UI_LISTEN, BATON_UI_AUTH)", err)
 	}
-	x, err := toolExec()
+	secrets, err := p.Secrets(ctx)
 	if err != nil {
 		return err
 	}
-	secrets, err := runSecrets(ctx, x.Wrapper)
-	if err != nil {
-		return err
-	}
-	view, err := p.view(secrets, auth, nil)
+	view, err := view(p, secrets, auth, nil)
 	if err != nil {
 		return err
 	}
@@ -66,14 +64,14 @@ func UI(ctx context.Context) error {
 
 // view is the web view of the project's environments, masking secrets;
 // queue, when set, is serve's webhook queue.
-func (p *Project) view(secrets []string, auth *ui.Auth, queue func(env string) (ui.QueueState, bool)) (*ui.Handler, error) {
-	return ui.New(ui.Options{Envs: p.uiEnvs, Queue: queue, Secrets: pipeline.NewRedactor(secrets...), Auth: auth,
-		Release: isRelease, CommitURL: os.Getenv("BATON_COMMIT_URL")})
+func view(p *Project, secrets []string, auth *ui.Auth, queue func(env string) (ui.QueueState, bool)) (*ui.Handler, error) {
+	return ui.New(ui.Options{Envs: func() ([]ui.Env, error) { return uiEnvs(p) }, Queue: queue, Secrets: pipeline.NewRedactor(secrets...), Auth: auth,
+		Release: deploy.IsRelease, CommitURL: os.Getenv("BATON_COMMIT_URL")})
 }
 
 // uiEnvs are the project's environments: the current one and every one
 // with a run history under .baton.
-func (p *Project) uiEnvs() ([]ui.Env, error) {
+func uiEnvs(p *Project) ([]ui.Env, error) {
 	names := []string{p.Env}
 	for _, pattern := range []string{"*/runs", "*/ledger"} {
 		dirs, _ := filepath.Glob(filepath.Join(p.Root, ".baton", pattern))
@@ -91,7 +89,7 @@ func (p *Project) uiEnvs() ([]ui.Env, error) {
 		// Opening an embedded ledger makes its directory: a view writes
 		// nothing, and an environment without one has no history.
 		if _, err := os.Stat(filepath.Join(state, "ledger")); err == nil || os.Getenv("BATON_LEDGER") != "" {
-			if led, err = openLedger(state, env); err != nil {
+			if led, err = p.LedgerOf(env); err != nil {
 				return nil, fmt.Errorf("environment %s: %w", env, err)
 			}
 		}

@@ -287,7 +287,7 @@ func latest(t *testing.T, p *Project, target string) *ledger.Record {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs, problems, err := led.List()
+	recs, problems, err := led.List(context.Background())
 	if err != nil || len(problems) > 0 {
 		t.Fatal(err, problems)
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -60,13 +61,13 @@ func newHistories(reload time.Duration, now func() time.Time, release func(*ledg
 }
 
 // get returns env's history, read again if it changed.
-func (hs *histories) get(env Env) *envHistory {
+func (hs *histories) get(ctx context.Context, env Env) *envHistory {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	return hs.getLocked(env)
+	return hs.getLocked(ctx, env)
 }
 
-func (hs *histories) getLocked(env Env) *envHistory {
+func (hs *histories) getLocked(ctx context.Context, env Env) *envHistory {
 	eh := hs.envs[env.Name]
 	st, canStamp := ledgerStamp(env.Ledger)
 	switch {
@@ -77,7 +78,7 @@ func (hs *histories) getLocked(env Env) *envHistory {
 	case !canStamp && hs.now().Sub(eh.read) < hs.reload && !hs.ended(eh):
 		return eh
 	}
-	recs, problems, err := env.Ledger.List()
+	recs, problems, err := env.Ledger.List(ctx)
 	eh = &envHistory{stamp: st, read: hs.now(), recs: recs, problems: problems, err: err, byID: make(map[string]*ledger.Record, len(recs))}
 	for _, r := range recs {
 		eh.byID[r.RunID] = r
@@ -157,14 +158,14 @@ const maxViews = 64
 // list returns the runs f selects, newest first, and the problems met
 // reading them. A filtered list is made once per change of the histories
 // and kept, so paging through it costs one page.
-func (hs *histories) list(envs []Env, f filter) ([]*ledger.Record, []error) {
+func (hs *histories) list(ctx context.Context, envs []Env, f filter) ([]*ledger.Record, []error) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	var errs []error
 	var parts [][]*ledger.Record
 	var base []*ledger.Record
 	for _, env := range envs {
-		eh := hs.getLocked(env)
+		eh := hs.getLocked(ctx, env)
 		if f.Env != "" && env.Name != f.Env {
 			continue
 		}

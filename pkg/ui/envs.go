@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -65,15 +66,15 @@ func (h *Handler) environments(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]envSummary, 0, len(envs))
 	for _, env := range envs {
-		out = append(out, h.summarize(env))
+		out = append(out, h.summarize(r.Context(), env))
 	}
 	h.render(w, r, http.StatusOK, "envs", page{Title: "Environments", Nav: "envs", Body: out})
 }
 
 // summarize describes env. The runs it needs are found walking back from
 // the newest; how far it walks is kept with the history read.
-func (h *Handler) summarize(env Env) envSummary {
-	eh := h.hist.get(env)
+func (h *Handler) summarize(ctx context.Context, env Env) envSummary {
+	eh := h.hist.get(ctx, env)
 	s := envSummary{Name: env.Name, Runs: len(eh.recs)}
 	if eh.err != nil {
 		s.Err = h.mask(eh.err.Error())

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -77,11 +78,11 @@ func (f *fixture) add(tb testing.TB, env *Env, r run) *ledger.Record {
 	}
 	begin := rec
 	begin.Status, begin.End, begin.Stages, begin.Handoffs, begin.Error = ledger.StatusRunning, time.Time{}, nil, nil, ""
-	if err := env.Ledger.Begin(&begin); err != nil {
+	if err := env.Ledger.Begin(context.Background(), &begin); err != nil {
 		tb.Fatal(err)
 	}
 	if r.finish {
-		if err := env.Ledger.Finish(&rec); err != nil {
+		if err := env.Ledger.Finish(context.Background(), &rec); err != nil {
 			tb.Fatal(err)
 		}
 	}
@@ -197,7 +198,7 @@ func standard(t testing.TB) (*fixture, func()) {
 		`{"kind":"torn`,
 	}, "\n")
 	f.add(t, prod, run{rec: running, files: map[string]string{"log.jsonl": log, "terraform/apply.stdout.log": "aws_instance.web[0]: Creating...\n"}})
-	unlock, err := prod.Ledger.Lock("prod", ledger.Holder{RunID: running.RunID, User: "alice", Host: f.host, PID: os.Getpid(), Target: "deploy", Since: running.Start})
+	unlock, err := prod.Ledger.Lock(context.Background(), "prod", ledger.Holder{RunID: running.RunID, User: "alice", Host: f.host, PID: os.Getpid(), Target: "deploy", Since: running.Start})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func many(tb testing.TB, env *Env, n int) {
 	if err := os.WriteFile(filepath.Join(led.Dir, "runs.jsonl"), []byte(b.String()), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	recs, problems, err := led.List()
+	recs, problems, err := led.List(context.Background())
 	if err != nil || len(problems) > 0 || len(recs) != n {
 		tb.Fatalf("the ledger read back %d of %d runs, problems %v, err %v", len(recs), n, problems, err)
 	}

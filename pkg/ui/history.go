@@ -123,7 +123,7 @@ func (h *Handler) history(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	recs, errs := h.hist.list(envs, f)
+	recs, errs := h.hist.list(r.Context(), envs, f)
 	size := h.opts.PageSize
 	p := historyPage{Filter: h.maskFilter(f), Choices: h.hist.choices(envs), Total: len(recs), Page: n,
 		Pages: max(1, (len(recs)+size-1)/size)}

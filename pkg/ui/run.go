@@ -61,7 +61,7 @@ func (h *Handler) run(w http.ResponseWriter, r *http.Request) {
 		p.Rec.End = rec.End.Format(timeFormat)
 	}
 	if rec.RollbackOf != "" {
-		if to := h.hist.get(*env).byID[rec.RollbackOf]; to != nil {
+		if to := h.hist.get(r.Context(), *env).byID[rec.RollbackOf]; to != nil {
 			p.Rollback = h.row(to)
 		} else {
 			p.Rollback = &runRow{Env: env.Name, ID: h.mask(rec.RollbackOf)}
@@ -98,7 +98,7 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request) (*Env, *ledger.
 		return nil, nil, false
 	}
 	id := r.PathValue("id")
-	eh := h.hist.get(*env)
+	eh := h.hist.get(r.Context(), *env)
 	rec := eh.byID[id]
 	if rec == nil || !safeName.MatchString(rec.RunID) {
 		h.fail(w, r, http.StatusNotFound, "no run "+trimmed(id)+" in "+env.Name+": the history lists its runs")

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"html/template"
 	"io"
 	"net/http"
@@ -281,7 +282,7 @@ func TestNoSecret(t *testing.T) {
 	paths := []string{"/", "/history", "/history?user=" + secretPlain, "/history?env=prod&result=failed",
 		"/envs/prod/runs/" + secretPlain, "/" + secretPlain}
 	for _, env := range f.envs {
-		recs, _, _ := env.Ledger.List()
+		recs, _, _ := env.Ledger.List(context.Background())
 		for _, r := range recs {
 			paths = append(paths, runPath(env.Name, r.RunID))
 		}
@@ -339,9 +340,9 @@ type counting struct {
 	lists int
 }
 
-func (c *counting) List() ([]*ledger.Record, []ledger.Problem, error) {
+func (c *counting) List(ctx context.Context) ([]*ledger.Record, []ledger.Problem, error) {
 	c.lists++
-	return c.Ledger.List()
+	return c.Ledger.List(ctx)
 }
 
 // TestSharedLedgerKept: a ledger that cannot say it changed is read once

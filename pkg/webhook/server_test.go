@@ -723,7 +723,7 @@ func TestRunsAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &ledger.Record{RunID: "20260101T000000-abcd", Env: "prod", Target: "deploy", Trigger: "webhook", Sender: "alice", DeliveryID: "d1", Start: time.Now(), Status: "succeeded", End: time.Now()}
-	if err := led.Begin(rec); err != nil {
+	if err := led.Begin(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	f := newFixture(t, func(o *Options) {

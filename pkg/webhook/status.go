@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strconv"
@@ -41,7 +42,7 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 		if want := r.URL.Query().Get("env"); want != "" && want != env {
 			continue
 		}
-		recs, e := s.records(env)
+		recs, e := s.records(r.Context(), env)
 		if e != nil {
 			writeError(w, e)
 			return
@@ -55,7 +56,7 @@ func (s *Server) handleRuns(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	for env := range s.queues {
-		recs, e := s.records(env)
+		recs, e := s.records(r.Context(), env)
 		if e != nil {
 			writeError(w, e)
 			return
@@ -70,7 +71,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	writeError(w, reject(http.StatusNotFound, "no run %q in the history of %s (a queued run appears once it starts)", id, strings.Join(s.envs(), ", ")))
 }
 
-func (s *Server) records(env string) ([]*ledger.Record, *Error) {
+func (s *Server) records(ctx context.Context, env string) ([]*ledger.Record, *Error) {
 	if s.opts.History == nil {
 		return nil, nil
 	}
@@ -78,7 +79,7 @@ func (s *Server) records(env string) ([]*ledger.Record, *Error) {
 	if err != nil {
 		return nil, reject(http.StatusInternalServerError, "run history of %s: %v", env, err)
 	}
-	recs, _, err := led.List()
+	recs, _, err := led.List(ctx)
 	if err != nil {
 		return nil, reject(http.StatusInternalServerError, "run history of %s: %v", env, err)
 	}

@@ -1,4 +1,4 @@
-package targets
+package deploy
 
 import (
 	"bytes"
@@ -57,8 +57,8 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // wrapperSetting reads BATON_WRAPPER: the command to put in front of
 // every tool, or nil.
-func wrapperSetting() ([]string, error) {
-	v := strings.TrimSpace(os.Getenv(envWrapper))
+func (p *Project) wrapperSetting() ([]string, error) {
+	v := strings.TrimSpace(p.opts.Getenv(envWrapper))
 	if v == "" {
 		return nil, nil
 	}
@@ -75,19 +75,33 @@ func wrapperSetting() ([]string, error) {
 	return argv, nil
 }
 
-// toolExec is how the project's stages start their tools.
-func toolExec() (stages.Exec, error) {
-	w, err := wrapperSetting()
+// Exec is how the project's stages start their tools: under
+// BATON_WRAPPER, when it is set.
+func (p *Project) Exec() (stages.Exec, error) {
+	w, err := p.wrapperSetting()
 	return stages.Exec{Wrapper: w}, err
+}
+
+// Secrets returns the values to mask that the settings give, before a
+// pipeline file is read: what BATON_WRAPPER adds, the BATON_SECRETS
+// variables and baton's own credentials. A run masks these and what the
+// file's wrappers give; a front end that shows runs (a web view) masks
+// these.
+func (p *Project) Secrets(ctx context.Context) ([]string, error) {
+	x, err := p.Exec()
+	if err != nil {
+		return nil, err
+	}
+	return p.runSecrets(ctx, x.Wrapper)
 }
 
 // runSecrets returns the values to mask in a run: every variable a
 // wrapper adds or changes, the BATON_SECRETS variables, and baton's own
 // credentials. It runs each wrapper once, on `env -0`, to see what it
 // gives.
-func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
-	base := os.Environ()
-	env := envMap(base)
+func (p *Project) runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
+	base := p.opts.Environ()
+	env, orig := envMap(base), envMap(base)
 	var values []string
 	wrapped := false
 	for _, wrapper := range wrappers {
@@ -95,11 +109,10 @@ func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 			continue
 		}
 		wrapped = true
-		given, err := wrapperEnv(ctx, wrapper)
+		given, err := wrapperEnv(ctx, wrapper, base)
 		if err != nil {
 			return nil, err
 		}
-		orig := envMap(base)
 		for k, v := range given {
 			if old, ok := orig[k]; (!ok || old != v) && !notSecret[k] && !strings.HasPrefix(k, "LC_") {
 				values = append(values, v)
@@ -108,7 +121,7 @@ func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 		}
 	}
 	var errs []error
-	if names := strings.TrimSpace(os.Getenv(envSecrets)); names != "" {
+	if names := strings.TrimSpace(p.opts.Getenv(envSecrets)); names != "" {
 		for n := range strings.SplitSeq(names, ",") {
 			n = strings.TrimSpace(n)
 			switch v, ok := env[n]; {
@@ -144,7 +157,7 @@ func runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 
 // wrapperEnv runs `wrapper… env -0` and returns the environment the
 // wrapper gives its command.
-func wrapperEnv(ctx context.Context, wrapper []string) (map[string]string, error) {
+func wrapperEnv(ctx context.Context, wrapper, environ []string) (map[string]string, error) {
 	envBin, err := exec.LookPath("env")
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot find env(1) to read what the wrapper gives: %w", envWrapper, err)
@@ -153,6 +166,7 @@ func wrapperEnv(ctx context.Context, wrapper []string) (map[string]string, error
 	defer cancel()
 	argv := append(slices.Clone(wrapper), envBin, "-0")
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = environ
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	cmd.WaitDelay = 5 * time.Second
