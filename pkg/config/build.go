@@ -305,7 +305,7 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 	if !s.Wait.Enabled {
 		return []pipeline.Stage{a}
 	}
-	w := &stages.WaitSSH{
+	w := &stages.SSHWait{
 		StageName:     s.Address() + WaitSuffix,
 		Inventory:     a.Inventory,
 		InventoryPath: a.InventoryPath,
