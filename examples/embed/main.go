@@ -114,7 +114,7 @@ func Pipeline(repo, state string, hosts, sshPort, appPort int) (*pipeline.Pipeli
 			Outputs:       []stages.Output{{Name: "ansible_inventory", As: handoff.Inventory}},
 			BackendConfig: []string{"path=" + filepath.Join(state, "terraform.tfstate")},
 			DataDir:       filepath.Join(state, "terraform")},
-		&stages.WaitSSH{KnownHosts: filepath.Join(lab, "known_hosts"), KeyFile: filepath.Join(lab, "client_key")},
+		&stages.SSHWait{KnownHosts: filepath.Join(lab, "known_hosts"), KeyFile: filepath.Join(lab, "client_key")},
 		&stages.Ansible{Dir: filepath.Join(ex, "ansible"), KnownHosts: filepath.Join(lab, "known_hosts"), RunAfter: []string{"wait"}},
 		healthCheck{port: appPort},
 	)

@@ -21,6 +21,7 @@ import (
 	"github.com/baton-deploy/baton/internal/testlab"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/sshwait"
 	"github.com/baton-deploy/baton/pkg/stages"
 	"github.com/baton-deploy/baton/pkg/targets"
 )
@@ -207,7 +208,7 @@ func BenchmarkNoopRedeploy(b *testing.B) {
 }
 
 // BenchmarkReadiness starts hosts after a random 1–5 s delay and measures,
-// per host, the time from its port opening to WaitForSSH calling it ready.
+// per host, the time from its port opening to sshwait.Wait calling it ready.
 func BenchmarkReadiness(b *testing.B) {
 	var lat []time.Duration
 	for i := 0; i < b.N; i++ {
@@ -244,13 +245,13 @@ func readiness(b *testing.B, n int) []time.Duration {
 		}()
 	}
 	ready := make(map[string]time.Time)
-	hosts := make([]pipeline.SSHHost, n)
+	hosts := make([]sshwait.Host, n)
 	for i, h := range lab.Hosts {
-		hosts[i] = pipeline.SSHHost{Name: h.Name, Addr: h.Addr(), User: "root"}
+		hosts[i] = sshwait.Host{Name: h.Name, Addr: h.Addr(), User: "root"}
 	}
-	err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
-		Signers: []ssh.Signer{lab.Signer}, HostKeys: pipeline.KnownHosts(lab.KnownHosts), Timeout: time.Minute,
-		OnReady: func(h pipeline.SSHHost, _ int, _ time.Duration) {
+	err := sshwait.Wait(context.Background(), hosts, sshwait.Options{
+		Signers: []ssh.Signer{lab.Signer}, HostKeys: sshwait.KnownHosts(lab.KnownHosts), Timeout: time.Minute,
+		OnReady: func(h sshwait.Host, _ int, _ time.Duration) {
 			mu.Lock()
 			ready[h.Name] = time.Now()
 			mu.Unlock()
@@ -279,13 +280,13 @@ func BenchmarkScale(b *testing.B) {
 			var wait, play time.Duration
 			for i := 0; i < b.N; i++ {
 				lab := testlab.Start(b, n)
-				hosts := make([]pipeline.SSHHost, n)
+				hosts := make([]sshwait.Host, n)
 				for i, h := range lab.Hosts {
-					hosts[i] = pipeline.SSHHost{Name: h.Name, Addr: h.Addr(), User: "root"}
+					hosts[i] = sshwait.Host{Name: h.Name, Addr: h.Addr(), User: "root"}
 				}
 				start := time.Now()
-				if err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
-					Signers: []ssh.Signer{lab.Signer}, HostKeys: pipeline.KnownHosts(lab.KnownHosts)}); err != nil {
+				if err := sshwait.Wait(context.Background(), hosts, sshwait.Options{
+					Signers: []ssh.Signer{lab.Signer}, HostKeys: sshwait.KnownHosts(lab.KnownHosts)}); err != nil {
 					b.Fatal(err)
 				}
 				wait += time.Since(start)

@@ -1,4 +1,12 @@
-// Package proc starts the tools baton runs so that none outlives baton.
+// Package proc starts and stops every program baton runs, so that none
+// outlives baton and each stops the same way.
+//
+// [Run] is the one way to run a program: it starts it with [Start], and
+// when its context ends sends SIGINT to the program's process group (or,
+// for a wrapper that passes signals on, to the program alone), SIGKILL to
+// the group after a grace period, and keeps the tail of its standard error
+// for the [*Error]. [Tail], [Lines] and [Buffer] are the writers the
+// callers put on a program's output.
 //
 // A tool is started in its own process group (a Ctrl-C in the terminal
 // reaches baton only, and baton decides how the tool is stopped). When

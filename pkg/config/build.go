@@ -1,15 +1,17 @@
 package config
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 	"github.com/baton-deploy/baton/pkg/stages"
@@ -214,15 +216,16 @@ func existsCheck(dir string, argv []string, x stages.Exec) func(ctx context.Cont
 	return func(ctx context.Context, id string) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
 		cmd.Env = append(append(cmd.Environ(), x.Env...), "BATON_ARTIFACT_ID="+id)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			msg := strings.TrimSpace(out.String())
-			if len(msg) > 300 {
-				msg = msg[len(msg)-300:]
+		// Its stdout and stderr, together, are the tail.
+		cmd.Stdout = io.Discard
+		cmd.Stderr = cmd.Stdout
+		if err := proc.Run(ctx, cmd, proc.Options{Grace: x.Grace, Tail: 300}); err != nil {
+			var msg string
+			if pe, ok := errors.AsType[*proc.Error](err); ok {
+				msg = strings.TrimSpace(pe.Stderr)
 			}
 			return fmt.Errorf("the exists check %q says artifact %s is gone (%v)%s", strings.Join(argv, " "), id, err, prefixed(msg))
 		}
@@ -307,7 +310,7 @@ func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def)
 	if !s.Wait.Enabled {
 		return []pipeline.Stage{a}
 	}
-	w := &stages.WaitSSH{
+	w := &stages.SSHWait{
 		StageName:     s.Address() + WaitSuffix,
 		Inventory:     a.Inventory,
 		InventoryPath: a.InventoryPath,

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/baton-deploy/baton/internal/proc"
@@ -29,6 +28,10 @@ const ExitTempFail = 75
 // keeps.
 const stderrTail = 1024
 
+// commandGrace is how long a Command may take to stop after SIGINT when
+// the attempt's time is up.
+const commandGrace = 2 * time.Second
+
 // Command runs a program for each event — a script that pages someone,
 // posts to another chat, writes a file. It is run directly, not by a shell.
 // Its standard input is the event's JSON document (see the package
@@ -38,8 +41,9 @@ const stderrTail = 1024
 // so on: one variable per JSON field, named in upper case, times in
 // RFC 3339. Its standard output is discarded.
 //
-// When the attempt's time is up, or baton dies, the program and every process it started
-// are killed (SIGKILL to its process group).
+// When the attempt's time is up, the program's process group is sent
+// SIGINT, and SIGKILL two seconds later; when baton dies, the group is
+// killed at once.
 type Command struct {
 	// Argv is the program and its arguments.
 	Argv []string
@@ -81,38 +85,21 @@ func (c *Command) Deliver(ctx context.Context, ev Event) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, c.Argv[0], c.Argv[1:]...)
+	cmd := exec.Command(c.Argv[0], c.Argv[1:]...)
 	cmd.Stdin = bytes.NewReader(append(doc, '\n'))
 	cmd.Env = append(inheritedEnv(os.Environ()), ev.environ()...)
-	var stderr tailBuffer
-	cmd.Stderr = &stderr
-	// proc.Start gives it its own process group, so that a script's
-	// children die with it, also when baton dies.
-	cmd.Cancel = func() error {
-		err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		if errors.Is(err, syscall.ESRCH) {
-			return os.ErrProcessDone
-		}
-		return err
-	}
-	// Pipes are closed this long after the kill, so that a process that
-	// escaped the group and holds them cannot hang the delivery.
-	cmd.WaitDelay = time.Second
-
-	p, err := proc.Start(cmd)
-	if err == nil {
-		err = p.Wait()
-	}
+	// proc.Run gives it its own process group, so that a script's
+	// children end with it, also when baton dies.
+	err = proc.Run(ctx, cmd, proc.Options{Grace: commandGrace, Tail: stderrTail})
 	if err == nil {
 		return nil
 	}
-	cerr := &CommandError{Program: filepath.Base(c.Argv[0]), ExitCode: -1, Stderr: stderr.String(), Err: err}
-	var exit *exec.ExitError
-	if errors.As(err, &exit) {
-		cerr.ExitCode = exit.ExitCode()
+	cerr := &CommandError{Program: filepath.Base(c.Argv[0]), ExitCode: -1, Err: err}
+	if pe, ok := errors.AsType[*proc.Error](err); ok {
+		cerr.ExitCode, cerr.Stderr, cerr.Err = pe.ExitCode, strings.TrimSpace(pe.Stderr), pe.Err
 	}
 	if ctx.Err() != nil {
-		cerr.Err = fmt.Errorf("killed: %w", ctx.Err())
+		cerr.Err = fmt.Errorf("stopped: %w", ctx.Err())
 	}
 	if cerr.ExitCode == ExitTempFail {
 		return pipeline.Retryable(cerr)
@@ -129,19 +116,4 @@ func inheritedEnv(env []string) []string {
 		}
 	}
 	return kept
-}
-
-// tailBuffer keeps the last stderrTail bytes written to it.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if over := len(t.b) - stderrTail; over > 0 {
-		t.b = t.b[over:]
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	return strings.TrimSpace(strings.ToValidUTF8(string(t.b), "�"))
 }

@@ -191,15 +191,6 @@ func TestCommandWithoutArgv(t *testing.T) {
 	}
 }
 
-func TestTailBufferKeepsTheEnd(t *testing.T) {
-	var b tailBuffer
-	b.Write([]byte(strings.Repeat("a", stderrTail)))
-	b.Write([]byte("the end"))
-	if got := b.String(); len(got) != stderrTail || !strings.HasSuffix(got, "the end") {
-		t.Errorf("got %d bytes ending %q, want %d ending in the end", len(got), got[len(got)-10:], stderrTail)
-	}
-}
-
 // kill -9 of baton while a notification command runs must end the command
 // and what it started.
 func TestCommandDiesWithBaton(t *testing.T) {

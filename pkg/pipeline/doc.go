@@ -10,6 +10,5 @@
 // run record. Optional abilities — a dry run, a health check, an undo, an
 // input fingerprint — are small interfaces a stage implements when it can.
 //
-// [WaitForSSH] replaces the `sleep 30` between provisioning machines and
-// configuring them: it returns as soon as every host accepts an SSH session.
+// Waiting for machines to accept SSH lives in package sshwait.
 package pipeline

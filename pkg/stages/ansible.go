@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -150,7 +151,7 @@ func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extr
 	if err := a.syntaxCheck(ctx, j, r); err != nil {
 		return err
 	}
-	var out capture
+	var out proc.Buffer
 	err = a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: append(r.args(), extra...), env: r.env, stream: stream, stdout: &out})
 	recap := ParseRecap(out.Bytes())
 	if recap != nil {
@@ -233,7 +234,7 @@ func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
 	if pattern == "" {
 		pattern = "all"
 	}
-	var out capture
+	var out proc.Buffer
 	args := []string{"-i", r.inventory, pattern, "-m", "ansible.builtin.ping", "--one-line"}
 	err = a.Exec.run(ctx, j, command{tool: "ansible", path: adhoc, dir: a.Dir, args: args, env: r.env, stream: "ping", stdout: &out})
 	var bad []string
@@ -376,8 +377,9 @@ func (r *ansibleRun) close(ctx context.Context) {
 	socks, _ := os.ReadDir(r.control)
 	for _, s := range socks {
 		sock := filepath.Join(r.control, s.Name())
+		// Not ctx: the masters must be ended also when the run was cancelled.
 		cmd := exec.Command("ssh", "-o", "ControlPath="+sock, "-O", "exit", "baton-control-master")
-		_ = cmd.Run()
+		_ = proc.Run(context.WithoutCancel(ctx), cmd, proc.Options{})
 	}
 	_ = os.RemoveAll(r.control)
 }

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/baton-deploy/baton/internal/proc"
 )
 
 // MitogenEnv is the environment setting that asks for Mitogen in the
@@ -84,13 +86,15 @@ func probeMitogen(ctx context.Context, bin string, extraEnv []string) (*mitogenI
 	if err != nil {
 		return nil, fmt.Errorf("ansible: mitogen: %w", err)
 	}
-	cmd := exec.CommandContext(ctx, python[0], append(python[1:], "-c", mitogenProbe)...)
+	cmd := exec.Command(python[0], append(python[1:], "-c", mitogenProbe)...)
 	cmd.Env = append(os.Environ(), extraEnv...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, err := proc.Output(ctx, cmd, 0, proc.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("ansible: mitogen: asking %s for its ansible-core: %w: %s", python[0], err, strings.TrimSpace(stderr.String()))
+		var why string
+		if pe, ok := errors.AsType[*proc.Error](err); ok {
+			why = strings.TrimSpace(pe.Stderr)
+		}
+		return nil, fmt.Errorf("ansible: mitogen: asking %s for its ansible-core: %w: %s", python[0], err, why)
 	}
 	info := &mitogenInfo{}
 	if err := json.Unmarshal(out, info); err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/internal/regularfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
@@ -105,7 +106,7 @@ func (c *Command) Run(ctx context.Context, j *pipeline.Job) error {
 	for _, v := range c.EnvVars {
 		env = append(env, v.Name+"="+named[v.Name])
 	}
-	var out capture
+	var out proc.Buffer
 	cmd := command{tool: filepath.Base(c.Argv[0]), path: bin, dir: c.Dir, args: c.Argv[1:], env: env, stream: "command"}
 	if len(c.Stdout) > 0 {
 		cmd.stdout = &out

@@ -8,9 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
-	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/handoff"
 )
 
@@ -44,48 +43,19 @@ func ListInventory(ctx context.Context, x Exec, dir, path string) (*handoff.Ansi
 	cmd.Dir = dir
 	// A source Ansible cannot parse is an error, not an empty inventory.
 	cmd.Env = append(append(os.Environ(), x.Env...), "ANSIBLE_INVENTORY_UNPARSED_FAILED=True", "ANSIBLE_NOCOLOR=True", "ANSIBLE_FORCE_COLOR=False")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out capture
-	errOut := &tailBuffer{max: stderrTail}
-	cmd.Stdout = &limitWriter{w: &out, n: maxInventoryOutput}
-	cmd.Stderr = errOut
-	grace := x.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
-	cmd.WaitDelay = grace + time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("inventory %s: ansible-inventory: %w", path, err)
-	}
-	exited := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		pid := cmd.Process.Pid
-		if len(x.Wrapper) > 0 {
-			_ = syscall.Kill(pid, syscall.SIGINT) // the wrapper passes it on
-		} else {
-			_ = syscall.Kill(-pid, syscall.SIGINT)
-		}
-		select {
-		case <-exited:
-		case <-time.After(grace):
-			_ = syscall.Kill(-pid, syscall.SIGKILL)
-		}
-	})
-	err = cmd.Wait()
-	close(exited)
-	stop()
+	out, err := proc.Output(ctx, cmd, maxInventoryOutput, proc.Options{Grace: x.Grace, LeaderOnly: len(x.Wrapper) > 0, Tail: stderrTail})
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("inventory %s: ansible-inventory: %w", path, ctx.Err())
 	}
 	if err != nil {
-		te := &ToolError{Tool: "ansible-inventory", Args: []string{"-i", path, "--list"}, ExitCode: -1, Stderr: ansibleMessage(errOut.String()), Err: err}
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) && exitErr.Exited() {
-			te.ExitCode = exitErr.ExitCode()
+		te := &ToolError{Tool: "ansible-inventory", Args: []string{"-i", path, "--list"}, ExitCode: -1, Err: err}
+		var pe *proc.Error
+		if errors.As(err, &pe) {
+			te.ExitCode, te.Stderr, te.Err = pe.ExitCode, ansibleMessage(pe.Stderr), pe.Err
 		}
 		return nil, fmt.Errorf("inventory %s: Ansible cannot read it (in %s): %w", path, dir, te)
 	}
-	inv, err := handoff.ParseInventory(out.Bytes())
+	inv, err := handoff.ParseInventory(out)
 	if err != nil {
 		return nil, fmt.Errorf("inventory %s: ansible-inventory read it, but baton cannot use it: %w", path, err)
 	}
@@ -103,19 +73,4 @@ func ansibleMessage(stderr string) string {
 		keep = append(keep, l)
 	}
 	return strings.TrimSpace(strings.Join(keep, "\n"))
-}
-
-// limitWriter passes on at most n bytes and fails after, so that a
-// runaway inventory script cannot exhaust memory.
-type limitWriter struct {
-	w interface{ Write([]byte) (int, error) }
-	n int
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if len(p) > l.n {
-		return 0, fmt.Errorf("more than %d bytes of inventory", maxInventoryOutput)
-	}
-	l.n -= len(p)
-	return l.w.Write(p)
 }

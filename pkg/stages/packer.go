@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -148,7 +149,7 @@ func (p *Packer) Run(ctx context.Context, j *pipeline.Job) error {
 			before = m.LastRunUUID
 		}
 	}
-	var out capture
+	var out proc.Buffer
 	err = p.Exec.run(ctx, j, command{tool: "packer", path: bin, dir: p.Dir, args: p.buildArgs(), stream: "build", stdout: &out, show: humanLine})
 	mo, perr := ParseMachineReadable(out.Bytes())
 	if err != nil {

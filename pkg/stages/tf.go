@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -236,7 +237,7 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	r.tf = tf
 	grace := t.Exec.Grace
 	if grace <= 0 {
-		grace = DefaultGrace
+		grace = proc.DefaultGrace
 	}
 	// terraform-exec runs Terraform in its own process group and sends
 	// SIGINT on cancel; it is killed after the grace period.
@@ -292,7 +293,7 @@ func envMapOf(environ []string) map[string]string {
 func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 	out := r.j.Output(stream + ".stdout")
 	errOut := r.j.Output(stream + ".stderr")
-	tail := &tailBuffer{max: stderrTail}
+	tail := proc.NewTail(stderrTail)
 	r.tf.SetStdout(out)
 	r.tf.SetStderr(io.MultiWriter(errOut, tail))
 	r.j.Printf("$ %s", shellQuote(append([]string{filepath.Base(r.bin)}, redactAll(r.j, args)...)))

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
+
+	"github.com/baton-deploy/baton/internal/proc"
 )
 
 // outputs gives the named outputs as handoffs; sensitive ones are masked
@@ -23,7 +25,7 @@ func (r *tfRun) outputs(ctx context.Context) error {
 	// streamed to the logs.
 	r.j.Printf("$ %s output -json", filepath.Base(r.bin))
 	r.tf.SetStdout(io.Discard)
-	tail := &tailBuffer{max: stderrTail}
+	tail := proc.NewTail(stderrTail)
 	r.tf.SetStderr(tail)
 	outs, err := r.tf.Output(ctx)
 	if err != nil {

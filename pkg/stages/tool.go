@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,19 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
-
-// DefaultGrace is how long a tool has to stop after SIGINT before it is
-// killed. It is shorter than the 5 seconds Mage gives a target after Ctrl-C,
-// so the tool is stopped (and its lock released) before Mage exits.
-const DefaultGrace = 4 * time.Second
 
 // Exec is how the stages start their tools. The zero Exec runs each tool
 // found on PATH with the process environment.
@@ -36,7 +27,8 @@ type Exec struct {
 	// show only its program, not its arguments.
 	Wrapper []string
 	// Grace is how long a tool may take to stop after SIGINT; 0 means
-	// DefaultGrace.
+	// 4 seconds, less than the 5 Mage gives a target after Ctrl-C, so the
+	// tool is stopped (and its lock released) before Mage exits.
 	Grace time.Duration
 }
 
@@ -124,137 +116,111 @@ type command struct {
 }
 
 // stderrTail is how much of a failed tool's standard error its error keeps.
-const stderrTail = 4 << 10
+const stderrTail = proc.DefaultTail
 
 // run starts c, streams its output line by line into j's events and run
 // directory, and waits for it. Cancelling ctx sends SIGINT to the tool's
-// process group and SIGKILL after the grace period.
+// process group (to the wrapper alone, which passes it on) and SIGKILL to
+// the group after the grace period.
 func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 	argv := append(append(append([]string(nil), x.Wrapper...), c.path), c.args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = c.dir
 	cmd.Env = append(append(os.Environ(), x.Env...), c.env...)
-	// proc.Start gives it a process group of its own — a Ctrl-C in the
+	// proc.Run gives it a process group of its own — a Ctrl-C in the
 	// terminal reaches baton only, and baton decides how the tool is
 	// stopped (Terraform exits hard on a second SIGINT) — and ends the
 	// group when baton dies.
-	cmd.Stdin = nil
-
-	stream := c.stream
-	if stream == "" {
-		stream = c.tool
-	}
-	out := j.Output(stream + ".stdout")
-	errOut := j.Output(stream + ".stderr")
-	tail := &tailBuffer{max: stderrTail}
-	outTail := &tailBuffer{max: stderrTail}
-	var stdout io.Writer = io.MultiWriter(out, outTail)
-	var raw *os.File
-	if c.show != nil {
-		if j.Dir != "" {
-			f, err := os.OpenFile(filepath.Join(j.Dir, stream+".raw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-			if err == nil {
-				raw = f
-			}
-		}
-		stdout = &lineFunc{fn: func(line string) {
-			if raw != nil {
-				_, _ = io.WriteString(raw, j.Redact(line)+"\n")
-			}
-			if s, ok := c.show(line); ok {
-				_, _ = io.WriteString(out, s+"\n")
-				_, _ = io.WriteString(outTail, s+"\n")
-			}
-		}}
-	}
-	if c.stdout != nil {
-		stdout = io.MultiWriter(stdout, c.stdout)
-	}
-	cmd.Stdout = stdout
-	cmd.Stderr = io.MultiWriter(errOut, tail)
-	grace := x.Grace
-	if grace <= 0 {
-		grace = DefaultGrace
-	}
-	// Pipes are closed this long after the process exits, so a grandchild
-	// that keeps them open cannot hang the stage.
-	cmd.WaitDelay = grace + time.Second
-
+	o := openStreams(j, c)
+	cmd.Stdout, cmd.Stderr = o.stdout, o.stderr
 	j.Printf("$ %s", shellQuote(x.shown(j, c)))
-	p, err := proc.Start(cmd)
-	if err != nil {
-		out.Close()
-		errOut.Close()
-		return &ToolError{Tool: c.tool, Args: c.args, ExitCode: -1, Err: err}
-	}
-	stopped := make(chan struct{})
-	var asked atomic.Bool // set once the tool was told to stop
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		select {
-		case <-stopped:
-			return
-		case <-ctx.Done():
-		}
-		pgid := cmd.Process.Pid
-		asked.Store(true)
-		if len(x.Wrapper) > 0 {
-			// The wrapper passes the signal on: the tool gets one, not two.
-			_ = syscall.Kill(pgid, syscall.SIGINT)
-		} else {
-			_ = syscall.Kill(-pgid, syscall.SIGINT)
-		}
-		j.Printf("asked %s to stop (SIGINT); killing it in %s if it does not", c.tool, grace)
-		select {
-		case <-stopped:
-		case <-time.After(grace):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		}
-	}()
-	err = p.Wait()
-	close(stopped)
-	wg.Wait()
-	if lf, ok := stdout.(*lineFunc); ok {
-		lf.flush()
-	}
-	if raw != nil {
-		raw.Close()
-	}
-	out.Close()
-	errOut.Close()
-	if err == nil && asked.Load() {
-		// It exited 0 after SIGINT (Packer does, on some interrupts): it
-		// stopped because we asked, not because it was done.
-		return &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: ctx.Err()}
-	}
+	err := proc.Run(ctx, cmd, proc.Options{
+		Grace:      x.Grace,
+		LeaderOnly: len(x.Wrapper) > 0, // the wrapper passes the signal on: the tool gets one, not two
+		Tail:       stderrTail,
+		OnStop: func(grace time.Duration) {
+			j.Printf("asked %s to stop (SIGINT); killing it in %s if it does not", c.tool, grace)
+		},
+	})
+	o.close()
 	if err == nil {
 		return nil
 	}
-	// Some tools (tflint, Packer with -machine-readable) report on stdout.
-	why := tail.String()
-	if strings.TrimSpace(why) == "" {
-		why = outTail.String()
-	}
-	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Stderr: j.Redact(why), Err: err}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) && exitErr.Exited() {
-		te.ExitCode = exitErr.ExitCode()
-	}
-	if ctx.Err() != nil {
-		// The tool stopped because we asked: say so, and keep
-		// errors.Is(err, context.Canceled) true.
-		te.Err = ctx.Err()
+	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: err}
+	var pe *proc.Error
+	if errors.As(err, &pe) {
+		te.ExitCode, te.Err = pe.ExitCode, pe.Err
+		// Some tools (tflint, Packer with -machine-readable) report on stdout.
+		why := pe.Stderr
+		if strings.TrimSpace(why) == "" {
+			why = o.outTail.String()
+		}
+		te.Stderr = j.Redact(why)
 	}
 	return te
 }
 
+// toolStreams is where one run of a tool writes: its job's streams, the tail
+// of what people saw of its stdout, and the raw log of a shown stream.
+type toolStreams struct {
+	out, errOut io.WriteCloser
+	stdout      io.Writer
+	stderr      io.Writer
+	outTail     *proc.Tail
+	lines       *proc.Lines
+	raw         *os.File
+}
+
+func openStreams(j *pipeline.Job, c command) *toolStreams {
+	stream := c.stream
+	if stream == "" {
+		stream = c.tool
+	}
+	o := &toolStreams{out: j.Output(stream + ".stdout"), errOut: j.Output(stream + ".stderr"), outTail: proc.NewTail(stderrTail)}
+	o.stderr = o.errOut
+	shown := io.MultiWriter(o.out, o.outTail)
+	var w io.Writer = shown
+	if c.show != nil {
+		if j.Dir != "" {
+			f, err := os.OpenFile(filepath.Join(j.Dir, stream+".raw.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err == nil {
+				o.raw = f
+			}
+		}
+		o.lines = &proc.Lines{Fn: func(line string) {
+			if o.raw != nil {
+				_, _ = io.WriteString(o.raw, j.Redact(line)+"\n")
+			}
+			if s, ok := c.show(line); ok {
+				_, _ = io.WriteString(shown, s+"\n")
+			}
+		}}
+		w = o.lines
+	}
+	if c.stdout != nil {
+		w = io.MultiWriter(w, c.stdout)
+	}
+	o.stdout = w
+	return o
+}
+
+// close passes on an unfinished last line and closes the streams.
+func (o *toolStreams) close() {
+	if o.lines != nil {
+		o.lines.Flush()
+	}
+	if o.raw != nil {
+		o.raw.Close()
+	}
+	o.out.Close()
+	o.errOut.Close()
+}
+
 // toolOutput runs a short query of a tool (its version) and returns its
-// standard output. A run stopped by ctx gives ctx's error, not the
-// "signal: killed" of os/exec, so that a Ctrl-C reads as one.
+// standard output. A run stopped by ctx gives ctx's error, so that a
+// Ctrl-C reads as one.
 func toolOutput(ctx context.Context, bin string, args ...string) ([]byte, error) {
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
+	out, err := proc.Output(ctx, exec.Command(bin, args...), 0, proc.Options{})
 	if err != nil && ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -294,77 +260,4 @@ func shellQuote(argv []string) string {
 		parts[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(parts, " ")
-}
-
-// tailBuffer keeps the last max bytes written to it.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return len(p), nil
-}
-
-func (t *tailBuffer) String() string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s := string(t.buf)
-	if len(t.buf) >= t.max {
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			s = "…" + s[i+1:]
-		}
-	}
-	return s
-}
-
-// lineFunc calls fn with each complete line written to it.
-type lineFunc struct {
-	fn  func(line string)
-	buf []byte
-}
-
-func (l *lineFunc) Write(p []byte) (int, error) {
-	l.buf = append(l.buf, p...)
-	for {
-		i := bytes.IndexByte(l.buf, '\n')
-		if i < 0 {
-			break
-		}
-		l.fn(strings.TrimSuffix(string(l.buf[:i]), "\r"))
-		l.buf = l.buf[i+1:]
-	}
-	return len(p), nil
-}
-
-func (l *lineFunc) flush() {
-	if len(l.buf) > 0 {
-		l.fn(string(l.buf))
-		l.buf = nil
-	}
-}
-
-// capture is a concurrency-safe buffer for a tool's whole stdout.
-type capture struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *capture) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *capture) Bytes() []byte {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]byte(nil), c.buf.Bytes()...)
 }

@@ -1,4 +1,4 @@
-package pipeline
+package sshwait
 
 import (
 	"bytes"
@@ -15,9 +15,9 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// HostKeyPolicy says how WaitForSSH checks the keys hosts present. Make one
+// HostKeyPolicy says how Wait checks the keys hosts present. Make one
 // with KnownHosts, PinnedHostKeys, TrustOnFirstUse or InsecureIgnoreHostKey;
-// the zero value is no policy, which WaitForSSH rejects.
+// the zero value is no policy, which Wait rejects.
 type HostKeyPolicy struct {
 	name     string
 	callback ssh.HostKeyCallback

@@ -1,4 +1,4 @@
-package pipeline_test
+package sshwait_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/baton-deploy/baton/internal/sshtest"
-	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/sshwait"
 )
 
 // startedServer is an in-process SSH server standing in for a new machine.
@@ -30,19 +30,19 @@ func startedServer(opts sshtest.Options) *sshtest.Server {
 // A readiness command makes "ready" mean more than "sshd answers":
 // cloud-init has finished. Its exit status 2 — done, with warnings — counts
 // as ready by default; anything else is probed again until the timeout.
-func ExampleWaitForSSH_readyCommand() {
+func ExampleWait_readyCommand() {
 	server := startedServer(sshtest.Options{Exec: func(cmd string) (string, int) {
 		return "status: done\n", 2
 	}})
 	defer server.Close()
 
-	hosts := []pipeline.SSHHost{{Name: "web-1", Addr: server.Addr, User: "ubuntu"}}
-	err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
+	hosts := []sshwait.Host{{Name: "web-1", Addr: server.Addr, User: "ubuntu"}}
+	err := sshwait.Wait(context.Background(), hosts, sshwait.Options{
 		Signers:      []ssh.Signer{server.Client},
-		HostKeys:     pipeline.PinnedHostKeys(server.HostKey),
+		HostKeys:     sshwait.PinnedHostKeys(server.HostKey),
 		ReadyCommand: "cloud-init status --wait",
 		Timeout:      time.Minute,
-		OnReady: func(h pipeline.SSHHost, attempts int, _ time.Duration) {
+		OnReady: func(h sshwait.Host, attempts int, _ time.Duration) {
 			fmt.Printf("%s is ready after %d probe\n", h.Name, attempts)
 		},
 	})
@@ -53,15 +53,15 @@ func ExampleWaitForSSH_readyCommand() {
 }
 
 // When the wait ends — it times out, or, as here, it is given up — the
-// *SSHWaitError lists every host that never became ready, each with its
+// *Error lists every host that never became ready, each with its
 // last error; the hosts that did are not in it.
-func ExampleSSHWaitError() {
+func ExampleError() {
 	up := startedServer(sshtest.Options{})
 	defer up.Close()
 	stuck := startedServer(sshtest.Options{Stall: true}) // accepts, never answers
 	defer stuck.Close()
 
-	hosts := []pipeline.SSHHost{
+	hosts := []sshwait.Host{
 		{Name: "web-1", Addr: up.Addr, User: "root"},
 		{Name: "db-1", Addr: stuck.Addr, User: "root"},
 	}
@@ -78,14 +78,14 @@ func ExampleSSHWaitError() {
 		}
 		giveUp()
 	}()
-	err := pipeline.WaitForSSH(ctx, hosts, pipeline.SSHWaitOptions{
+	err := sshwait.Wait(ctx, hosts, sshwait.Options{
 		Signers:          []ssh.Signer{up.Client},
-		HostKeys:         pipeline.PinnedHostKeys(up.HostKey, stuck.HostKey),
+		HostKeys:         sshwait.PinnedHostKeys(up.HostKey, stuck.HostKey),
 		HandshakeTimeout: 100 * time.Millisecond,
 		Timeout:          time.Minute,
-		OnReady:          func(pipeline.SSHHost, int, time.Duration) { close(ready) },
+		OnReady:          func(sshwait.Host, int, time.Duration) { close(ready) },
 	})
-	var wait *pipeline.SSHWaitError
+	var wait *sshwait.Error
 	if errors.As(err, &wait) {
 		for _, h := range wait.NotReady {
 			fmt.Println("not ready:", h.Host.Name, "-", strings.Contains(h.Err.Error(), "handshake timed out"))
@@ -108,15 +108,15 @@ func ExampleTrustOnFirstUse() {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "known_hosts")
 
-	hosts := []pipeline.SSHHost{{Name: "web-1", Addr: server.Addr, User: "root"}}
+	hosts := []sshwait.Host{{Name: "web-1", Addr: server.Addr, User: "root"}}
 	for _, step := range []struct {
 		name   string
-		policy pipeline.HostKeyPolicy
+		policy sshwait.HostKeyPolicy
 	}{
-		{"first use", pipeline.TrustOnFirstUse(path)},
-		{"strict", pipeline.KnownHosts(path)},
+		{"first use", sshwait.TrustOnFirstUse(path)},
+		{"strict", sshwait.KnownHosts(path)},
 	} {
-		err := pipeline.WaitForSSH(context.Background(), hosts, pipeline.SSHWaitOptions{
+		err := sshwait.Wait(context.Background(), hosts, sshwait.Options{
 			Signers:  []ssh.Signer{server.Client},
 			HostKeys: step.policy,
 			Timeout:  time.Minute,

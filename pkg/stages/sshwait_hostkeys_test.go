@@ -117,7 +117,7 @@ func (f *sshFixture) rebuild(t *testing.T, name string) {
 
 // runWithReplaced runs a stage that gives replaced, as Terraform would in
 // the same run, then the wait.
-func runWithReplaced(t *testing.T, w *WaitSSH, inv string, replaced []string) error {
+func runWithReplaced(t *testing.T, w *SSHWait, inv string, replaced []string) error {
 	t.Helper()
 	tf := pipeline.Func("terraform", nil, []handoff.Def{replacedKey}, func(ctx context.Context, j *pipeline.Job) error {
 		return replacedKey.Put(j.Out, replaced)
@@ -130,9 +130,9 @@ func runWithReplaced(t *testing.T, w *WaitSSH, inv string, replaced []string) er
 	return err
 }
 
-func TestWaitSSHAcceptNew(t *testing.T) {
+func TestSSHWaitAcceptNew(t *testing.T) {
 	f := newSSHFixture(t)
-	w := &WaitSSH{KnownHosts: f.known, HostKeys: HostKeysAcceptNew, Replaced: replacedKey, Timeout: 20e9}
+	w := &SSHWait{KnownHosts: f.known, HostKeys: HostKeysAcceptNew, Replaced: replacedKey, Timeout: 20e9}
 	if got := w.Needs(); len(got) != 2 || got[1].Name() != "replaced" {
 		t.Errorf("Needs = %v, want the inventory and replaced", got)
 	}
@@ -174,26 +174,26 @@ func TestWaitSSHAcceptNew(t *testing.T) {
 		t.Errorf("known_hosts after web-1 was replaced (%d lines):\n%s", n, data)
 	}
 	// Strict checking of the same file passes now, as Ansible's will.
-	strict := &WaitSSH{KnownHosts: f.known, Timeout: 20e9}
+	strict := &SSHWait{KnownHosts: f.known, Timeout: 20e9}
 	if _, _, _, err := runStage(t, context.Background(), pipeline.ModeRun, strict, map[string]string{"inventory": f.inv}); err != nil {
 		t.Errorf("strict check of the recorded file: %v", err)
 	}
 }
 
-func TestWaitSSHHostKeyPolicies(t *testing.T) {
+func TestSSHWaitHostKeyPolicies(t *testing.T) {
 	f := newSSHFixture(t)
 	pinned := []string{string(ssh.MarshalAuthorizedKey(f.servers["web-1"].HostKey)), string(ssh.MarshalAuthorizedKey(f.servers["jump"].HostKey))}
 	for _, c := range []struct {
 		name string
-		w    *WaitSSH
+		w    *SSHWait
 		want string // "" for success
 	}{
-		{"pinned", &WaitSSH{HostKeys: HostKeysPinned, PinnedKeys: pinned, Timeout: 20e9}, ""},
-		{"pinned, one key", &WaitSSH{HostKeys: HostKeysPinned, PinnedKeys: pinned[:1], Timeout: 20e9}, "not one of the pinned keys"},
-		{"pinned, none", &WaitSSH{HostKeys: HostKeysPinned}, "needs PinnedKeys"},
-		{"pinned, bad key", &WaitSSH{HostKeys: HostKeysPinned, PinnedKeys: []string{"ssh-ed25519 nope"}}, "pinned key 1"},
-		{"unknown policy", &WaitSSH{HostKeys: "yes"}, `"yes" is not a policy`},
-		{"strict, unknown hosts", &WaitSSH{KnownHosts: f.known + "-none", Timeout: 20e9}, "cannot read"},
+		{"pinned", &SSHWait{HostKeys: HostKeysPinned, PinnedKeys: pinned, Timeout: 20e9}, ""},
+		{"pinned, one key", &SSHWait{HostKeys: HostKeysPinned, PinnedKeys: pinned[:1], Timeout: 20e9}, "not one of the pinned keys"},
+		{"pinned, none", &SSHWait{HostKeys: HostKeysPinned}, "needs PinnedKeys"},
+		{"pinned, bad key", &SSHWait{HostKeys: HostKeysPinned, PinnedKeys: []string{"ssh-ed25519 nope"}}, "pinned key 1"},
+		{"unknown policy", &SSHWait{HostKeys: "yes"}, `"yes" is not a policy`},
+		{"strict, unknown hosts", &SSHWait{KnownHosts: f.known + "-none", Timeout: 20e9}, "cannot read"},
 	} {
 		_, _, _, err := runStage(t, context.Background(), pipeline.ModeRun, c.w, map[string]string{"inventory": f.inv})
 		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
@@ -204,7 +204,7 @@ func TestWaitSSHHostKeyPolicies(t *testing.T) {
 
 // The user's own inventory, in INI with group_vars beside it, read by
 // Ansible: no inventory handoff is needed.
-func TestWaitSSHInventoryPath(t *testing.T) {
+func TestSSHWaitInventoryPath(t *testing.T) {
 	requireTool(t, "ansible-inventory")
 	f := newSSHFixture(t)
 	dir := t.TempDir()
@@ -225,7 +225,7 @@ func TestWaitSSHInventoryPath(t *testing.T) {
 	if hosts := inv.Hosts(); len(hosts) != 2 || hosts[0].User != "root" || hosts[0].Vars["ansible_private_key_file"] != "~/.ssh/deploy" {
 		t.Errorf("hosts = %+v, want 2 with the group_vars", hosts)
 	}
-	w := &WaitSSH{InventoryPath: "inventory/hosts.ini", Dir: dir, KnownHosts: f.known, HostKeys: HostKeysAcceptNew, Timeout: 20e9}
+	w := &SSHWait{InventoryPath: "inventory/hosts.ini", Dir: dir, KnownHosts: f.known, HostKeys: HostKeysAcceptNew, Timeout: 20e9}
 	if got := w.Needs(); len(got) != 0 {
 		t.Errorf("Needs = %v, want none", got)
 	}

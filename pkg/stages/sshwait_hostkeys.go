@@ -13,11 +13,12 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/sshwait"
 )
 
 // inventory is the hosts to wait for: the user's inventory file, read by
 // Ansible, or the inventory handoff.
-func (w *WaitSSH) inventory(ctx context.Context, j *pipeline.Job) (*handoff.AnsibleInventory, error) {
+func (w *SSHWait) inventory(ctx context.Context, j *pipeline.Job) (*handoff.AnsibleInventory, error) {
 	if w.InventoryPath == "" {
 		return w.inventoryKey().Get(j.In)
 	}
@@ -33,7 +34,7 @@ func (w *WaitSSH) inventory(ctx context.Context, j *pipeline.Job) (*handoff.Ansi
 }
 
 // keyPath is a private key's path as ssh would open it.
-func (w *WaitSSH) keyPath(p string) string {
+func (w *SSHWait) keyPath(p string) string {
 	p = expandUser(p)
 	if !filepath.IsAbs(p) && w.Dir != "" {
 		p = filepath.Join(w.Dir, p)
@@ -48,10 +49,10 @@ const (
 	HostKeysPinned    = "pinned"
 )
 
-func (w *WaitSSH) policy(j *pipeline.Job, known string, hosts []pipeline.SSHHost) (pipeline.HostKeyPolicy, error) {
+func (w *SSHWait) policy(j *pipeline.Job, known string, hosts []sshwait.Host) (sshwait.HostKeyPolicy, error) {
 	switch w.HostKeys {
 	case "", HostKeysKnown:
-		return pipeline.KnownHosts(known), nil
+		return sshwait.KnownHosts(known), nil
 	case HostKeysAcceptNew:
 		names := map[string]string{}
 		for _, h := range hosts {
@@ -59,13 +60,13 @@ func (w *WaitSSH) policy(j *pipeline.Job, known string, hosts []pipeline.SSHHost
 		}
 		replaced, err := w.replaced(j)
 		if err != nil {
-			return pipeline.HostKeyPolicy{}, err
+			return sshwait.HostKeyPolicy{}, err
 		}
 		all := make([]string, 0, len(hosts))
 		for _, h := range hosts {
 			all = append(all, h.Name)
 		}
-		return pipeline.AcceptNew(known, pipeline.AcceptNewOptions{Names: names, Forget: func(addr string, recorded []string) (bool, string) {
+		return sshwait.AcceptNew(known, sshwait.AcceptNewOptions{Names: names, Forget: func(addr string, recorded []string) (bool, string) {
 			ok, why := rebuilt(names[addr], recorded, replaced, w.Replaced != nil, all)
 			if ok && why != "" {
 				j.Printf("%s: %s", names[addr], why)
@@ -77,22 +78,22 @@ func (w *WaitSSH) policy(j *pipeline.Job, known string, hosts []pipeline.SSHHost
 		for i, k := range w.PinnedKeys {
 			key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(k))
 			if err != nil {
-				return pipeline.HostKeyPolicy{}, fmt.Errorf("wait: pinned key %d: %v: give keys as in a .pub file, e.g. \"ssh-ed25519 AAAA…\"", i+1, err)
+				return sshwait.HostKeyPolicy{}, fmt.Errorf("wait: pinned key %d: %v: give keys as in a .pub file, e.g. \"ssh-ed25519 AAAA…\"", i+1, err)
 			}
 			keys = append(keys, key)
 		}
 		if len(keys) == 0 {
-			return pipeline.HostKeyPolicy{}, fmt.Errorf("wait: host keys %q needs PinnedKeys: the keys hosts may show (from ssh-keyscan or the image build)", HostKeysPinned)
+			return sshwait.HostKeyPolicy{}, fmt.Errorf("wait: host keys %q needs PinnedKeys: the keys hosts may show (from ssh-keyscan or the image build)", HostKeysPinned)
 		}
-		return pipeline.PinnedHostKeys(keys...), nil
+		return sshwait.PinnedHostKeys(keys...), nil
 	}
-	return pipeline.HostKeyPolicy{}, fmt.Errorf("wait: host keys %q is not a policy: use %q (only keys known_hosts lists), %q (record new hosts, refuse changed keys) or %q", w.HostKeys, HostKeysKnown, HostKeysAcceptNew, HostKeysPinned)
+	return sshwait.HostKeyPolicy{}, fmt.Errorf("wait: host keys %q is not a policy: use %q (only keys known_hosts lists), %q (record new hosts, refuse changed keys) or %q", w.HostKeys, HostKeysKnown, HostKeysAcceptNew, HostKeysPinned)
 }
 
 // replaced is the list of resources this run's Terraform apply made anew;
 // nil when Replaced is not set or its value is an earlier run's (a
 // Terraform stage skipped as unchanged replaced nothing now).
-func (w *WaitSSH) replaced(j *pipeline.Job) ([]string, error) {
+func (w *SSHWait) replaced(j *pipeline.Job) ([]string, error) {
 	if w.Replaced == nil {
 		return nil, nil
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-func TestWaitSSHE2E(t *testing.T) {
+func TestSSHWaitE2E(t *testing.T) {
 	lab := testlab.New(t, 3)
 	inv := writeInventory(t, lab)
-	w := &WaitSSH{KnownHosts: lab.KnownHosts, KeyFile: lab.ClientKey}
+	w := &SSHWait{KnownHosts: lab.KnownHosts, KeyFile: lab.ClientKey}
 	// Hosts come up while the stage waits.
 	go func() {
 		for _, h := range lab.Hosts {

@@ -1,4 +1,4 @@
-package pipeline_test
+package sshwait_test
 
 import (
 	"context"
@@ -15,21 +15,21 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/baton-deploy/baton/internal/sshtest"
-	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/sshwait"
 )
 
 // acceptNewWait waits for hosts with the accept-new policy on path.
 func acceptNewWait(t *testing.T, path string, client ssh.Signer, servers map[string]*sshtest.Server, forget func(string, []string) (bool, string)) error {
 	t.Helper()
 	names := map[string]string{}
-	var hosts []pipeline.SSHHost
+	var hosts []sshwait.Host
 	for name, s := range servers {
 		names[s.Addr] = name
 		hosts = append(hosts, sshHost(name, s))
 	}
-	return waitFor(t, context.Background(), hosts, pipeline.SSHWaitOptions{
+	return waitFor(t, context.Background(), hosts, sshwait.Options{
 		Signers:  []ssh.Signer{client},
-		HostKeys: pipeline.AcceptNew(path, pipeline.AcceptNewOptions{Names: names, Forget: forget}),
+		HostKeys: sshwait.AcceptNew(path, sshwait.AcceptNewOptions{Names: names, Forget: forget}),
 		Timeout:  20 * time.Second,
 	})
 }
@@ -109,8 +109,8 @@ func TestAcceptNew(t *testing.T) {
 		t.Errorf("known_hosts after forgetting web-1's old key:\n%s", strings.Join(lines, "\n"))
 	}
 	// The file is one ssh itself reads strictly.
-	o := pipeline.SSHWaitOptions{Signers: []ssh.Signer{client}, HostKeys: pipeline.KnownHosts(path), Timeout: 10 * time.Second}
-	if err := waitFor(t, context.Background(), []pipeline.SSHHost{sshHost("web-1", web), sshHost("jump", jump)}, o); err != nil {
+	o := sshwait.Options{Signers: []ssh.Signer{client}, HostKeys: sshwait.KnownHosts(path), Timeout: 10 * time.Second}
+	if err := waitFor(t, context.Background(), []sshwait.Host{sshHost("web-1", web), sshHost("jump", jump)}, o); err != nil {
 		t.Errorf("strict check of the rewritten file: %v", err)
 	}
 }

@@ -13,12 +13,13 @@ import (
 
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/pipeline"
+	"github.com/baton-deploy/baton/pkg/sshwait"
 )
 
-// WaitSSH waits until every host of the inventory accepts SSH — the
+// SSHWait waits until every host of the inventory accepts SSH — the
 // replacement for `sleep 30` between Terraform and Ansible. Hosts are
 // probed concurrently and each is reported as soon as it is ready.
-type WaitSSH struct {
+type SSHWait struct {
 	// StageName names the stage; "" means "wait".
 	StageName string
 	// Inventory is the handoff to read hosts from; nil means
@@ -70,23 +71,23 @@ type WaitSSH struct {
 }
 
 var (
-	_ pipeline.Stage     = (*WaitSSH)(nil)
-	_ pipeline.Checker   = (*WaitSSH)(nil)
-	_ pipeline.Sequencer = (*WaitSSH)(nil)
+	_ pipeline.Stage     = (*SSHWait)(nil)
+	_ pipeline.Checker   = (*SSHWait)(nil)
+	_ pipeline.Sequencer = (*SSHWait)(nil)
 )
 
 // After implements pipeline.Sequencer.
-func (w *WaitSSH) After() []string { return w.RunAfter }
+func (w *SSHWait) After() []string { return w.RunAfter }
 
 // Name implements pipeline.Stage.
-func (w *WaitSSH) Name() string {
+func (w *SSHWait) Name() string {
 	if w.StageName == "" {
 		return "wait"
 	}
 	return w.StageName
 }
 
-func (w *WaitSSH) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
+func (w *SSHWait) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
 	if w.Inventory.Name() == "" {
 		return handoff.Inventory
 	}
@@ -95,7 +96,7 @@ func (w *WaitSSH) inventoryKey() handoff.Key[*handoff.AnsibleInventory] {
 
 // Needs implements pipeline.Stage: the inventory, unless InventoryPath
 // gives it, and Replaced when set.
-func (w *WaitSSH) Needs() []handoff.Def {
+func (w *SSHWait) Needs() []handoff.Def {
 	var defs []handoff.Def
 	if w.InventoryPath == "" {
 		defs = append(defs, w.inventoryKey())
@@ -107,20 +108,20 @@ func (w *WaitSSH) Needs() []handoff.Def {
 }
 
 // Gives implements pipeline.Stage: nothing.
-func (w *WaitSSH) Gives() []handoff.Def { return nil }
+func (w *SSHWait) Gives() []handoff.Def { return nil }
 
 // Run implements pipeline.Stage.
-func (w *WaitSSH) Run(ctx context.Context, j *pipeline.Job) error {
+func (w *SSHWait) Run(ctx context.Context, j *pipeline.Job) error {
 	return w.wait(ctx, j, w.Timeout)
 }
 
 // Check implements pipeline.Checker: every host answers SSH now (within
 // 5 seconds).
-func (w *WaitSSH) Check(ctx context.Context, j *pipeline.Job) error {
+func (w *SSHWait) Check(ctx context.Context, j *pipeline.Job) error {
 	return w.wait(ctx, j, 5*time.Second)
 }
 
-func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Duration) error {
+func (w *SSHWait) wait(ctx context.Context, j *pipeline.Job, timeout time.Duration) error {
 	inv, err := w.inventory(ctx, j)
 	if err != nil {
 		return err
@@ -130,7 +131,7 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 	if known == "" {
 		known = filepath.Join(home, ".ssh", "known_hosts")
 	}
-	var hosts []pipeline.SSHHost
+	var hosts []sshwait.Host
 	keyFiles := map[string]bool{}
 	if w.KeyFile != "" {
 		keyFiles[w.keyPath(w.KeyFile)] = true
@@ -143,7 +144,7 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 		if user == "" {
 			user = "root"
 		}
-		hosts = append(hosts, pipeline.SSHHost{Name: h.Name, Addr: h.SSHAddr(), User: user})
+		hosts = append(hosts, sshwait.Host{Name: h.Name, Addr: h.SSHAddr(), User: user})
 		for _, v := range []string{"ansible_ssh_private_key_file", "ansible_private_key_file"} {
 			if k, ok := h.Vars[v].(string); ok && k != "" && w.KeyFile == "" {
 				keyFiles[w.keyPath(k)] = true
@@ -174,12 +175,12 @@ func (w *WaitSSH) wait(ctx context.Context, j *pipeline.Job, timeout time.Durati
 		return err
 	}
 	j.Printf("waiting for %d hosts (host keys: %s)", len(hosts), policy)
-	err = pipeline.WaitForSSH(ctx, hosts, pipeline.SSHWaitOptions{
+	err = sshwait.Wait(ctx, hosts, sshwait.Options{
 		Signers:      signers,
 		HostKeys:     policy,
 		Timeout:      timeout,
 		ReadyCommand: w.ReadyCommand,
-		OnReady: func(h pipeline.SSHHost, attempts int, waited time.Duration) {
+		OnReady: func(h sshwait.Host, attempts int, waited time.Duration) {
 			j.Printf("%s (%s) is ready after %d probes, %s", h.Name, h.Addr, attempts, waited.Round(time.Millisecond))
 		},
 	})

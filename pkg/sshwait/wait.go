@@ -1,4 +1,4 @@
-package pipeline
+package sshwait
 
 import (
 	"bytes"
@@ -13,19 +13,21 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// SSHHost is a host to wait for: a name for messages, host:port, and the
+// Host is a host to wait for: a name for messages, host:port, and the
 // user to authenticate as.
-type SSHHost struct {
+type Host struct {
 	Name string
 	Addr string
 	User string
 }
 
-// SSHWaitOptions configures WaitForSSH. Signers and HostKeys are required;
+// Options configures Wait. Signers and HostKeys are required;
 // every other zero value has a useful default.
-type SSHWaitOptions struct {
+type Options struct {
 	// Signers are the client keys to authenticate with.
 	Signers []ssh.Signer
 	// HostKeys says how host keys are checked: KnownHosts, PinnedHostKeys,
@@ -50,31 +52,31 @@ type SSHWaitOptions struct {
 	ReadyExitCodes []int
 	// OnReady, when set, is called as each host becomes ready, from the
 	// host's own goroutine.
-	OnReady func(h SSHHost, attempts int, waited time.Duration)
+	OnReady func(h Host, attempts int, waited time.Duration)
 }
 
-// HostWaitError is why one host did not become ready.
-type HostWaitError struct {
-	Host     SSHHost
+// HostError is why one host did not become ready.
+type HostError struct {
+	Host     Host
 	Attempts int
 	Err      error
 }
 
-func (e *HostWaitError) Error() string {
+func (e *HostError) Error() string {
 	return fmt.Sprintf("%s (%s) after %d attempts: %v", e.Host.Name, e.Host.Addr, e.Attempts, e.Err)
 }
 
-func (e *HostWaitError) Unwrap() error { return e.Err }
+func (e *HostError) Unwrap() error { return e.Err }
 
-// SSHWaitError lists every host that never became ready, with its last
+// Error lists every host that never became ready, with its last
 // error. It wraps the context's error when the wait was cancelled or
 // timed out.
-type SSHWaitError struct {
-	NotReady []*HostWaitError
+type Error struct {
+	NotReady []*HostError
 	Cause    error
 }
 
-func (e *SSHWaitError) Error() string {
+func (e *Error) Error() string {
 	names := make([]string, len(e.NotReady))
 	for i, h := range e.NotReady {
 		names[i] = h.Host.Name
@@ -96,7 +98,7 @@ func (e *SSHWaitError) Error() string {
 }
 
 // Unwrap gives the cause and each host's error.
-func (e *SSHWaitError) Unwrap() []error {
+func (e *Error) Unwrap() []error {
 	out := []error{}
 	if e.Cause != nil {
 		out = append(out, e.Cause)
@@ -107,16 +109,16 @@ func (e *SSHWaitError) Unwrap() []error {
 	return out
 }
 
-// ErrSSHAuth marks a host that refused every key: retrying cannot help.
-var ErrSSHAuth = errors.New("ssh authentication failed")
+// ErrAuth marks a host that refused every key: retrying cannot help.
+var ErrAuth = errors.New("ssh authentication failed")
 
-// WaitForSSH waits until every host accepts an SSH connection with one of
+// Wait waits until every host accepts an SSH connection with one of
 // the keys (and, when set, passes the readiness command), probing all of
 // them at once: each host is probed at once, then after Interval, growing
 // to MaxInterval. Network errors are retried; a refused key or a host key
 // that does not match stops the wait at once, naming the host. On timeout
-// the *SSHWaitError lists every host that never became ready.
-func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error {
+// the *Error lists every host that never became ready.
+func Wait(ctx context.Context, hosts []Host, opts Options) error {
 	if len(opts.Signers) == 0 {
 		return errors.New("wait for ssh: no client key given")
 	}
@@ -143,15 +145,15 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 	start := time.Now()
 	var (
 		mu        sync.Mutex
-		notReady  []*HostWaitError
-		permanent *HostWaitError
+		notReady  []*HostError
+		permanent *HostError
 		wg        sync.WaitGroup
 	)
 	for _, h := range hosts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			policy := RetryPolicy{Attempts: 1 << 30, Base: opts.Interval, MaxWait: opts.MaxInterval}
+			policy := pipeline.RetryPolicy{Attempts: 1 << 30, Base: opts.Interval, MaxWait: opts.MaxInterval}
 			var prev error // of the last probe that ran its course
 			attempts, err := policy.Do(wctx, func(ctx context.Context, _ int) error {
 				err := probeSSH(ctx, h, opts)
@@ -173,11 +175,11 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 				}
 				return
 			}
-			he := &HostWaitError{Host: h, Attempts: attempts, Err: err}
+			he := &HostError{Host: h, Attempts: attempts, Err: err}
 			mu.Lock()
 			defer mu.Unlock()
 			notReady = append(notReady, he)
-			if !IsRetryable(err) && wctx.Err() == nil && permanent == nil {
+			if !pipeline.IsRetryable(err) && wctx.Err() == nil && permanent == nil {
 				permanent = he
 				cancel() // a refused key will not be accepted later
 			}
@@ -195,7 +197,7 @@ func WaitForSSH(ctx context.Context, hosts []SSHHost, opts SSHWaitOptions) error
 	if cause == nil {
 		cause = fmt.Errorf("timed out after %s", opts.Timeout)
 	}
-	return &SSHWaitError{NotReady: notReady, Cause: cause}
+	return &Error{NotReady: notReady, Cause: cause}
 }
 
 // ended reports whether ctx is done or past its deadline: a dial that hits
@@ -207,15 +209,15 @@ func ended(ctx context.Context) bool {
 
 // probeSSH makes one connection: TCP, handshake and authentication under
 // one deadline, then the readiness command. Errors worth retrying are
-// marked Retryable.
-func probeSSH(ctx context.Context, h SSHHost, opts SSHWaitOptions) error {
+// marked pipeline.Retryable.
+func probeSSH(ctx context.Context, h Host, opts Options) error {
 	deadline := time.Now().Add(opts.HandshakeTimeout)
 	dctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(dctx, "tcp", h.Addr)
 	if err != nil {
-		return Retryable(err)
+		return pipeline.Retryable(err)
 	}
 	// The deadline covers the handshake too; closing the connection when
 	// ctx ends stops a probe that is stuck in it.
@@ -251,25 +253,25 @@ func classify(err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unable to authenticate"):
-		return fmt.Errorf("%w: the host refused every key offered (%v)", ErrSSHAuth, err)
+		return fmt.Errorf("%w: the host refused every key offered (%v)", ErrAuth, err)
 	case strings.Contains(strings.ToLower(msg), "too many authentication failures"):
 		// sshd drops a client after MaxAuthTries (6) refused keys; the
 		// same keys in the same order will be dropped again.
-		return fmt.Errorf("%w: the host refused the first keys offered and stopped listening (%v); offer fewer keys", ErrSSHAuth, err)
+		return fmt.Errorf("%w: the host refused the first keys offered and stopped listening (%v); offer fewer keys", ErrAuth, err)
 	case errors.Is(err, errHostKey):
 		return err
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return Retryable(fmt.Errorf("ssh handshake timed out: %w", err))
+		return pipeline.Retryable(fmt.Errorf("ssh handshake timed out: %w", err))
 	}
-	return Retryable(err)
+	return pipeline.Retryable(err)
 }
 
-func runReady(ctx context.Context, client *ssh.Client, opts SSHWaitOptions) error {
+func runReady(ctx context.Context, client *ssh.Client, opts Options) error {
 	s, err := client.NewSession()
 	if err != nil {
-		return Retryable(err)
+		return pipeline.Retryable(err)
 	}
 	defer s.Close()
 	out := &lockedBuffer{}
@@ -289,7 +291,7 @@ func runReady(ctx context.Context, client *ssh.Client, opts SSHWaitOptions) erro
 	case errors.As(err, &exit):
 		code = exit.ExitStatus()
 	case err != nil:
-		return Retryable(err)
+		return pipeline.Retryable(err)
 	}
 	if slices.Contains(opts.ReadyExitCodes, code) {
 		return nil
@@ -298,7 +300,7 @@ func runReady(ctx context.Context, client *ssh.Client, opts SSHWaitOptions) erro
 	if len(text) > 200 {
 		text = "…" + text[len(text)-200:]
 	}
-	return Retryable(fmt.Errorf("readiness command %q exited %d: %s", opts.ReadyCommand, code, text))
+	return pipeline.Retryable(fmt.Errorf("readiness command %q exited %d: %s", opts.ReadyCommand, code, text))
 }
 
 // lockedBuffer is a buffer two copying goroutines can write at once.
