@@ -277,7 +277,7 @@ func killAt(t *testing.T, p *Project, exe string, force bool, at func(logEvent) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	unlock, err := led.Lock(p.Env, ledger.Holder{RunID: "after-" + marker})
+	unlock, err := led.Lock(context.Background(), p.Env, ledger.Holder{RunID: "after-" + marker})
 	if err != nil {
 		t.Errorf("the lock is still held after %s: %v", sigName(sig), err)
 	} else {
@@ -287,7 +287,7 @@ func killAt(t *testing.T, p *Project, exe string, force bool, at func(logEvent) 
 	if sig == syscall.SIGINT {
 		want = "cancelled"
 	}
-	recs, _, _ := led.List()
+	recs, _, _ := led.List(context.Background())
 	var got string
 	for _, r := range recs {
 		if r.RunID == runID {
