@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/magefile/mage/mg"
+
 	"github.com/baton-deploy/baton/internal/bench"
 
 	//mage:import
@@ -23,10 +25,47 @@ import (
 
 // Test runs the whole suite with the race detector, the end-to-end tests
 // against the real tools included (they skip when a tool is missing unless
-// BATON_E2E=required; run `go run mage.go tools` first).
+// BATON_E2E=required; run `go run mage.go tools` first). test:unit and
+// test:e2e run its two halves.
 func Test(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, "go", "test", "-race", "-count=1", "-timeout=60m", "./...")
+	return goTest(ctx, "", "-timeout=60m", "./...")
+}
+
+// Suite holds the halves of the test suite, run as test:unit and test:e2e.
+type Suite mg.Namespace
+
+// Unit runs the tests that need no tool, in every package: a minute or two.
+func (Suite) Unit(ctx context.Context) error {
+	return goTest(ctx, "off", "-timeout=20m", "./...")
+}
+
+// E2e runs the packages whose tests run the real tools, every tool required.
+func (Suite) E2e(ctx context.Context) error {
+	return goTest(ctx, "required", append([]string{"-timeout=60m"}, e2ePackages...)...)
+}
+
+// e2ePackages are the packages whose tests run Packer, Terraform, Ansible,
+// sshd, PostgreSQL or Chromium (they go through testlab.Require or
+// testlab.SkipIfOff).
+var e2ePackages = []string{
+	"./pkg/targets", "./pkg/stages", "./pkg/ui", "./pkg/ledger/postgres",
+	"./examples/...", "./internal/testlab", "./internal/bench",
+}
+
+// Aliases name the suite's halves as the README does.
+var Aliases = map[string]interface{}{
+	"test:unit": Suite.Unit,
+	"test:e2e":  Suite.E2e,
+}
+
+// goTest runs go test -race -count=1 with BATON_E2E set to e2e (when not
+// empty) and the given flags and packages.
+func goTest(ctx context.Context, e2e string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"test", "-race", "-count=1"}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if e2e != "" {
+		cmd.Env = append(os.Environ(), "BATON_E2E="+e2e)
+	}
 	return cmd.Run()
 }
 

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/baton-deploy/baton/internal/testlab"
 	"github.com/baton-deploy/baton/pkg/handoff"
 )
 
@@ -28,6 +29,7 @@ const (
 
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
+	testlab.SkipIfOff(t)
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p

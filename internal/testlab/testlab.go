@@ -29,6 +29,7 @@ import (
 // in .ci/run), so CI cannot pass by skipping the real runs.
 func Require(t testing.TB, name string) string {
 	t.Helper()
+	SkipIfOff(t)
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p
@@ -43,6 +44,15 @@ func Require(t testing.TB, name string) string {
 	}
 	t.Skipf("%s is not installed; set BATON_E2E=required to make this a failure", name)
 	return ""
+}
+
+// SkipIfOff skips an end-to-end test when BATON_E2E=off, as
+// `go run mage.go test:unit` sets: the unit tests need no tool.
+func SkipIfOff(t testing.TB) {
+	t.Helper()
+	if os.Getenv("BATON_E2E") == "off" {
+		t.Skip("BATON_E2E=off: an end-to-end test, skipped")
+	}
 }
 
 func isExec(p string) bool {

@@ -282,7 +282,8 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 		run  func() error
 		want string
 	}{
-		{"negative template", func() error { return Stage2(context.Background(), "-5") }, "out of range"},
+		{"negative template", func() error { return Stage2(context.Background(), "-5") }, "it has a sign"},
+		{"template too small", func() error { return Stage2(context.Background(), "5") }, "out of range"},
 		{"word template", func() error { return Stage2(context.Background(), "abc") }, `"abc" is not a template ID`},
 		{"missing inventory", func() error { return Stage3(context.Background(), "no-such-file.json") }, "does not exist"},
 		{"not an inventory", func() error { return Stage3(context.Background(), notInv) }, "has no address"},

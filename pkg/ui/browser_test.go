@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/testlab"
 	"github.com/chromedp/chromedp"
 )
 
 // chromium finds a Chromium to drive: missing, the browser test skips,
 // unless BATON_E2E=required says the tools must be there.
 func chromium(t *testing.T) string {
+	testlab.SkipIfOff(t)
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p
