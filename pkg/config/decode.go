@@ -18,6 +18,9 @@ type decoder struct {
 	ctx  *hcl.EvalContext
 	refs []*ref // every reference to another stage, checked by resolve
 	cur  *Stage // the stage being decoded
+	// root and getenv make environment blocks' evaluation contexts.
+	root   string
+	getenv func(string) string
 }
 
 func (d *decoder) stage(b *hcl.Block) *Stage {
