@@ -5,8 +5,29 @@
 #
 # Its state — the registry of images, the hosts' trees, keys, Terraform's state —
 # lives under .baton/<environment>/, so environments never share hosts' files.
+#
+# Three environments, each on its own loopback addresses so that all of them run
+# at once: local (127.0.0.11…, what plain `go run mage.go deploy` uses), staging
+# (127.0.0.21…) and production (127.0.0.31…, which only takes a release that
+# succeeded on staging: `go run mage.go promote staging production`). With more
+# than 10 hosts (BATON_HOSTS) they would overlap: move base_address further apart.
 
 default_environment = "local"
+
+environment "local" {}
+
+environment "staging" {
+  terraform "hosts" {
+    vars = { base_address = 21 }
+  }
+}
+
+environment "production" {
+  requires = ["staging"]
+  terraform "hosts" {
+    vars = { base_address = 31 }
+  }
+}
 
 packer "image" {
   dir      = "packer"
