@@ -47,7 +47,8 @@
 //
 // Options.Env chooses one: its var files come after the stage's own (so
 // their values win) and its vars, env (command) replace the stage's of the
-// same name. A stage's other settings and the handoffs between stages are
+// same name, and a Packer stage's exists (where the environment's artifacts
+// are registered) replaces the stage's. A stage's other settings and the handoffs between stages are
 // the same in every environment. Every block is checked whichever
 // environment is chosen, but only the chosen one's values are evaluated
 // (another's env() may need secrets this shell lacks). A file that

@@ -48,7 +48,7 @@ func (p *Pipeline) EnvNames() []string {
 
 // overrideAttrs is what an environment may change in a stage of each kind.
 var overrideAttrs = map[Kind][]string{
-	Packer:    {"var_files", "vars"},
+	Packer:    {"var_files", "vars", "exists"},
 	Terraform: {"var_files", "vars"},
 	Ansible:   {"vars"},
 	Command:   {"env"},
@@ -140,9 +140,10 @@ func (d *decoder) environment(b *hcl.Block, byAddr map[string]*Stage) (*Environm
 	return e, rng
 }
 
-// override reads an environment's block for one stage of byAddr and applies it when e is the environment the
-// file is read for: its var files come after the stage's own, so their
-// values win, and its variables replace the stage's of the same name.
+// override reads an environment's block for one stage of byAddr and
+// applies it when e is the environment the file is read for: its var files
+// come after the stage's own, so their values win, its variables replace
+// the stage's of the same name, and a Packer stage's exists is replaced.
 func (d *decoder) override(e *Environment, b *hcl.Block, byAddr map[string]*Stage) {
 	k := Kind(b.Type)
 	s := byAddr[b.Type+"."+b.Labels[0]]
@@ -171,6 +172,12 @@ func (d *decoder) override(e *Environment, b *hcl.Block, byAddr map[string]*Stag
 		d.overrideDeclared(s, what, a.Expr.Range(), vars)
 		if chosen {
 			s.Vars = merged(s.Vars, vars)
+		}
+	}
+	if a, ok := at["exists"]; ok {
+		// Where an environment's artifacts are registered is its own.
+		if argv := d.strs(a); chosen {
+			s.Exists = argv
 		}
 	}
 	if a, ok := at["env"]; ok {

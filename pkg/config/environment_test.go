@@ -24,7 +24,8 @@ environment "production" {
     vars      = { vm_name = env("PROD_NAME") }
   }
   packer "image" {
-    vars = { node = "pve2" }
+    vars   = { node = "pve2" }
+    exists = ["test", "-d", "/"]
   }
   command "smoke" {
     env = { MODE = "full" }
@@ -50,6 +51,9 @@ func TestEnvironments(t *testing.T) {
 	}
 	if infra.Vars["vm_name"].Text != "jump-p" || infra.Vars["vm_clone_vm_id"].Ref != "packer.image.artifact_id" {
 		t.Errorf("production vars %+v, want vm_name from PROD_NAME and the handoff kept", infra.Vars)
+	}
+	if !slices.Equal(img.Exists, []string{"test", "-d", "/"}) {
+		t.Errorf("packer exists %q, want production's", img.Exists)
 	}
 	if img.Vars["node"].Text != "pve2" || img.Vars["vm_id"].Text != "8025" || smoke.Env["MODE"].Text != "full" || smoke.Env["HOST"].Ref == "" {
 		t.Errorf("packer vars %+v, command env %+v", img.Vars, smoke.Env)

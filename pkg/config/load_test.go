@@ -250,7 +250,7 @@ func TestBadFiles(t *testing.T) {
 		{"env requires cycle", envs("environment \"staging\" {\n", "environment \"staging\" {\n  requires = [\"production\"]\n"), "baton.hcl:38:", []string{"a cycle of requires: staging → production → staging"}},
 		{"env var file missing", envs(`small.tfvars`, `big.tfvars`), "baton.hcl:45:", []string{`environment "production": terraform.infra: var file terraform/big.tfvars does not exist`}},
 		{"env undeclared var", envs(`{ node = "pve2" }`, `{ nodes = "pve2" }`), "baton.hcl:49:", []string{`"nodes"`, "does not declare", "node, vm_id"}},
-		{"env handoff", envs(`{ MODE = "full" }`, `{ MODE = terraform.infra.vm_ip }`), "baton.hcl:52:", []string{"fixed values only", "command.smoke's own block"}},
+		{"env handoff", envs(`{ MODE = "full" }`, `{ MODE = terraform.infra.vm_ip }`), "baton.hcl:53:", []string{"fixed values only", "command.smoke's own block"}},
 		{"env twice", envs(`environment "production" {`, `environment "staging" {`), "baton.hcl:42:", []string{`environment "staging" is declared twice`, "line 37"}},
 		{"env stage twice", envs("  packer \"image\" {", "  terraform \"infra\" {"), "baton.hcl:48:", []string{"terraform.infra is set twice", "line 44"}},
 		{"env bad name", envs(`environment "production" {`, `environment "Prod" {`), "baton.hcl:42:", []string{`"Prod" is not valid`}},

@@ -72,7 +72,7 @@ func begin(p *Project, j job, runID string) (ledger.Ledger, *ledger.Record, func
 		RunID: runID, Env: p.Env, Target: j.target, Mode: string(j.mode),
 		User: who, Host: host, PID: os.Getpid(), Trigger: "cli",
 		GitCommit: commit, GitDirty: dirty, Start: time.Now(), Status: ledger.StatusRunning,
-		RollbackOf: j.rollbackOf,
+		RollbackOf: j.rollbackOf, PromotedFrom: j.promotedFrom,
 	}
 	if t := os.Getenv("BATON_TRIGGER"); t != "" {
 		rec.Trigger = t

@@ -15,6 +15,7 @@ import (
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -38,6 +39,8 @@ type job struct {
 	args       map[string]string
 	force      bool
 	rollbackOf string
+	// promotedFrom, for a promotion, is the release's environment and run.
+	promotedFrom *ledger.Promotion
 
 	// runID, when set, is the run's ID (a webhook's response named it).
 	runID string

@@ -32,6 +32,9 @@ func Deploy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := requiresPromotion(p); err != nil {
+		return err
+	}
 	// One notifier for the deploy and a rollback after it, so that
 	// delivering the failure does not hold up the rollback.
 	n, closeN, err := openNotifier(ctx)
