@@ -1,7 +1,7 @@
 //go:build mage
 
 // Baton's own build targets. The deployment targets (deploy, stage1…3,
-// plan, validate, rollback, destroy, graph, tools) come from pkg/targets,
+// plan, validate, rollback, promote, status, destroy, graph, tools) come from pkg/targets,
 // which any infrastructure repository can import the same way.
 package main
 

@@ -5,8 +5,39 @@
 #
 # Its state — the registry of images, the hosts' trees, keys, Terraform's state —
 # lives under .baton/<environment>/, so environments never share hosts' files.
+#
+# Three environments, each on its own loopback addresses so that all of them run
+# at once: local (127.0.0.11…, what plain `go run mage.go deploy` uses), staging
+# (127.0.0.21…) and production (127.0.0.31…), which only takes a release that
+# succeeded on staging: `go run mage.go promote staging production`. Staging and
+# production share one registry of images, as a cluster's environments share
+# its templates, so that production can run the image staging built. With more
+# than 10 hosts (BATON_HOSTS) the addresses would overlap: move base_address.
 
 default_environment = "local"
+
+environment "local" {}
+
+environment "staging" {
+  packer "image" {
+    vars   = { registry = "${baton.root}/.baton/shared/lab-registry" }
+    exists = ["sh", "-c", "test -f \"$1/$BATON_ARTIFACT_ID/id\"", "exists", "${baton.root}/.baton/shared/lab-registry"]
+  }
+  terraform "hosts" {
+    vars = { base_address = 21, registry = "${baton.root}/.baton/shared/lab-registry" }
+  }
+}
+
+environment "production" {
+  requires = ["staging"]
+  packer "image" {
+    vars   = { registry = "${baton.root}/.baton/shared/lab-registry" }
+    exists = ["sh", "-c", "test -f \"$1/$BATON_ARTIFACT_ID/id\"", "exists", "${baton.root}/.baton/shared/lab-registry"]
+  }
+  terraform "hosts" {
+    vars = { base_address = 31, registry = "${baton.root}/.baton/shared/lab-registry" }
+  }
+}
 
 packer "image" {
   dir      = "packer"

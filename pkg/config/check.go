@@ -34,14 +34,14 @@ func (d *decoder) checkStage(s *Stage, b *hcl.Block, at hcl.Attributes) {
 			d.ps.add(rng("template"), "%s: cannot read the template's variables: %v", s.Address(), err)
 			return
 		}
-		d.declaredVars(s, rng("vars"), decl, "the template "+rel(d.p.Dir, tmpl))
+		d.declaredVars(s.Address(), s.Vars, rng("vars"), decl, "the template "+rel(d.p.Dir, tmpl))
 	case Terraform:
 		decl, err := terraformDeclared(s.Dir)
 		if err != nil {
 			d.ps.add(rng("dir"), "%s: cannot read the configuration's variables: %v", s.Address(), err)
 			return
 		}
-		d.declaredVars(s, rng("vars"), decl, "the configuration in "+rel(d.p.Dir, s.Dir))
+		d.declaredVars(s.Address(), s.Vars, rng("vars"), decl, "the configuration in "+rel(d.p.Dir, s.Dir))
 	case Ansible:
 		d.fileExists(rng("playbook"), s.Address(), "playbook", filepath.Join(s.Dir, s.Playbook))
 		if !s.Inventory.IsRef() {
@@ -65,9 +65,10 @@ func (d *decoder) checkStage(s *Stage, b *hcl.Block, at hcl.Attributes) {
 	}
 }
 
-// declaredVars refuses variables the configuration does not declare.
-func (d *decoder) declaredVars(s *Stage, r hcl.Range, decl *declared, what string) {
-	for name, v := range s.Vars {
+// declaredVars refuses variables the configuration does not declare; who
+// names the block that sets them.
+func (d *decoder) declaredVars(who string, vars map[string]Value, r hcl.Range, decl *declared, what string) {
+	for name, v := range vars {
 		if decl.vars[name] {
 			continue
 		}
@@ -75,7 +76,7 @@ func (d *decoder) declaredVars(s *Stage, r hcl.Range, decl *declared, what strin
 		if v.Line > 0 {
 			vr = hcl.Range{Start: hcl.Pos{Line: v.Line}}
 		}
-		d.ps.add(vr, "%s: vars sets %q, which %s does not declare (it declares: %s)", s.Address(), name, what, list(decl.vars))
+		d.ps.add(vr, "%s: vars sets %q, which %s does not declare (it declares: %s)", who, name, what, list(decl.vars))
 	}
 }
 

@@ -18,6 +18,9 @@ type decoder struct {
 	ctx  *hcl.EvalContext
 	refs []*ref // every reference to another stage, checked by resolve
 	cur  *Stage // the stage being decoded
+	// root and getenv make environment blocks' evaluation contexts.
+	root   string
+	getenv func(string) string
 }
 
 func (d *decoder) stage(b *hcl.Block) *Stage {
@@ -32,13 +35,6 @@ func (d *decoder) stage(b *hcl.Block) *Stage {
 	content, ds := b.Body.Content(stageSchema(k))
 	d.ps.diags(ds, allowed(k))
 	at := content.Attributes
-	str := func(name string, dst *string) {
-		if a, ok := at[name]; ok {
-			if v, ok := d.str(a); ok {
-				*dst = v
-			}
-		}
-	}
 	if a, ok := at["dir"]; ok {
 		if v, ok := d.str(a); ok {
 			s.Dir = d.path(d.p.Dir, v)
@@ -57,65 +53,16 @@ func (d *decoder) stage(b *hcl.Block) *Stage {
 	if a, ok := at["attempts"]; ok {
 		s.Attempts = d.int(a, 1, 20)
 	}
-	str("binary", &s.Binary)
+	d.setStr(at, "binary", &s.Binary)
 	switch k {
 	case Packer:
-		str("template", &s.Template)
-		str("manifest", &s.Manifest)
-		str("id_key", &s.IDKey)
-		s.ArtifactType = "template_id"
-		if a, ok := at["artifact_type"]; ok {
-			s.ArtifactType = d.oneOf(a, "template_id", "string")
-		}
-		if a, ok := at["exists"]; ok {
-			s.Exists = d.strs(a)
-		}
+		d.packerAttrs(s, at)
 	case Terraform:
-		s.Lint = "off"
-		if a, ok := at["lint"]; ok {
-			s.Lint = d.oneOf(a, "off", "auto", "required")
-		}
-		if a, ok := at["backend_config"]; ok {
-			s.BackendConfig = d.strMap(a)
-		}
-		if a, ok := at["replace_unreachable"]; ok {
-			s.ReplaceUnreachable = d.bool(a)
-		}
+		d.terraformAttrs(s, at)
 	case Ansible:
-		s.Playbook = "site.yml"
-		str("playbook", &s.Playbook)
-		str("limit", &s.Limit)
-		if a, ok := at["inventory"]; ok {
-			s.Inventory = d.value(a.Expr)
-			if s.Inventory.IsRef() {
-				d.refs[len(d.refs)-1].asInventory = true
-			}
-		}
-		if a, ok := at["settings"]; ok {
-			s.Settings = d.strMap(a)
-		}
-		if a, ok := at["tags"]; ok {
-			s.Tags = d.strs(a)
-		}
-		if a, ok := at["forks"]; ok {
-			s.Forks = d.int(a, 1, 500)
-		}
-		if a, ok := at["mitogen"]; ok {
-			s.Mitogen = d.bool(a)
-		}
-		for _, wb := range content.Blocks {
-			d.wait(s, wb)
-		}
+		d.ansibleAttrs(s, at, content.Blocks)
 	case Command:
-		if a, ok := at["argv"]; ok {
-			s.Argv = d.strs(a)
-		}
-		if a, ok := at["env"]; ok {
-			s.Env = d.values(a)
-		}
-		if a, ok := at["outputs"]; ok {
-			s.Outputs = d.strs(a)
-		}
+		d.commandAttrs(s, at)
 	}
 	if a, ok := at["var_files"]; ok {
 		s.VarFiles = d.strs(a)
@@ -125,6 +72,80 @@ func (d *decoder) stage(b *hcl.Block) *Stage {
 	}
 	d.checkStage(s, b, at)
 	return s
+}
+
+// setStr sets *dst to the string attribute name, when the block has it.
+func (d *decoder) setStr(at hcl.Attributes, name string, dst *string) {
+	if a, ok := at[name]; ok {
+		if v, ok := d.str(a); ok {
+			*dst = v
+		}
+	}
+}
+
+func (d *decoder) packerAttrs(s *Stage, at hcl.Attributes) {
+	d.setStr(at, "template", &s.Template)
+	d.setStr(at, "manifest", &s.Manifest)
+	d.setStr(at, "id_key", &s.IDKey)
+	s.ArtifactType = "template_id"
+	if a, ok := at["artifact_type"]; ok {
+		s.ArtifactType = d.oneOf(a, "template_id", "string")
+	}
+	if a, ok := at["exists"]; ok {
+		s.Exists = d.strs(a)
+	}
+}
+
+func (d *decoder) terraformAttrs(s *Stage, at hcl.Attributes) {
+	s.Lint = "off"
+	if a, ok := at["lint"]; ok {
+		s.Lint = d.oneOf(a, "off", "auto", "required")
+	}
+	if a, ok := at["backend_config"]; ok {
+		s.BackendConfig = d.strMap(a)
+	}
+	if a, ok := at["replace_unreachable"]; ok {
+		s.ReplaceUnreachable = d.bool(a)
+	}
+}
+
+func (d *decoder) ansibleAttrs(s *Stage, at hcl.Attributes, blocks hcl.Blocks) {
+	s.Playbook = "site.yml"
+	d.setStr(at, "playbook", &s.Playbook)
+	d.setStr(at, "limit", &s.Limit)
+	if a, ok := at["inventory"]; ok {
+		s.Inventory = d.value(a.Expr)
+		if s.Inventory.IsRef() {
+			d.refs[len(d.refs)-1].asInventory = true
+		}
+	}
+	if a, ok := at["settings"]; ok {
+		s.Settings = d.strMap(a)
+	}
+	if a, ok := at["tags"]; ok {
+		s.Tags = d.strs(a)
+	}
+	if a, ok := at["forks"]; ok {
+		s.Forks = d.int(a, 1, 500)
+	}
+	if a, ok := at["mitogen"]; ok {
+		s.Mitogen = d.bool(a)
+	}
+	for _, wb := range blocks {
+		d.wait(s, wb)
+	}
+}
+
+func (d *decoder) commandAttrs(s *Stage, at hcl.Attributes) {
+	if a, ok := at["argv"]; ok {
+		s.Argv = d.strs(a)
+	}
+	if a, ok := at["env"]; ok {
+		s.Env = d.values(a)
+	}
+	if a, ok := at["outputs"]; ok {
+		s.Outputs = d.strs(a)
+	}
 }
 
 func (d *decoder) wait(s *Stage, b *hcl.Block) {

@@ -30,4 +30,29 @@
 // the Terraform or Packer configuration declares, that every output
 // referred to is one it declares — and reports each problem as
 // baton.hcl:LINE with what was wrong and what is allowed.
+//
+// Environment blocks say what each environment changes, stage by stage,
+// and where a release must have succeeded before it is promoted there:
+//
+//	environment "staging" {
+//	  terraform "infra" { vars = { vm_count = 1 } }
+//	}
+//	environment "production" {
+//	  requires = ["staging"]
+//	  terraform "infra" {
+//	    var_files = ["production.tfvars"]
+//	    vars      = { vm_count = 5 }
+//	  }
+//	}
+//
+// Options.Env chooses one: its var files come after the stage's own (so
+// their values win) and its vars, env (command) replace the stage's of the
+// same name, and a Packer stage's exists (where the environment's artifacts
+// are registered) replaces the stage's. A stage's other settings and the handoffs between stages are
+// the same in every environment. Every block is checked whichever
+// environment is chosen, but only the chosen one's values are evaluated
+// (another's env() may need secrets this shell lacks). A file that
+// declares environments refuses any other name, and its
+// default_environment must be one of them; a file that declares none
+// takes any valid name, each with its own state under .baton/<env>.
 package config

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -91,28 +92,14 @@ func Parse(path string, src []byte, opts Options) (*Pipeline, error) {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	d := &decoder{ps: ps, p: p}
-	// The environment first: baton.env and baton.state depend on it.
-	p.Env = opts.Env
-	if a, ok := content.Attributes["default_environment"]; ok {
-		d.ctx = evalContext(p, "", getenv)
-		if s, ok := d.str(a); ok {
-			if err := ValidEnv(s); err != nil {
-				ps.add(a.Range, "default_environment: %v", err)
-			} else if p.Env == "" {
-				p.Env = s
-			}
-		}
-	}
-	if p.Env == "" {
-		p.Env = "default"
-	}
-	if err := ValidEnv(p.Env); err != nil {
-		return nil, fmt.Errorf("BATON_ENV: %w", err)
-	}
 	root := opts.StateRoot
 	if root == "" {
 		root = p.Dir
+	}
+	d := &decoder{ps: ps, p: p, root: root, getenv: getenv}
+	declared := envLabels(content.Blocks)
+	if err := d.chooseEnv(content.Attributes["default_environment"], opts.Env, declared); err != nil {
+		return nil, err
 	}
 	p.State = filepath.Join(root, ".baton", p.Env)
 	d.ctx = evalContext(p, root, getenv)
@@ -122,6 +109,9 @@ func Parse(path string, src []byte, opts Options) (*Pipeline, error) {
 	}
 	byAddr := map[string]*Stage{}
 	for _, b := range content.Blocks {
+		if b.Type == "environment" {
+			continue // once every stage is known
+		}
 		nrefs := len(d.refs)
 		s := d.stage(b)
 		if s == nil {
@@ -138,11 +128,48 @@ func Parse(path string, src []byte, opts Options) (*Pipeline, error) {
 	if len(p.Stages) == 0 && len(ps.list) == 0 {
 		ps.add(hcl.Range{}, "no stages: add a packer, terraform, ansible or command block")
 	}
+	d.environments(content.Blocks, byAddr)
 	d.resolve(byAddr)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
+	if len(declared) > 0 && !declared[p.Env] {
+		how := "set BATON_ENV to one of them"
+		if opts.Env == "" {
+			how += ", or default_environment to the one plain runs use"
+		}
+		return nil, fmt.Errorf("%s declares no environment %q (environments: %s): %s, or add environment %q { } to the file", filepath.Base(path), p.Env, strings.Join(p.EnvNames(), ", "), how, p.Env)
+	}
 	return p, nil
+}
+
+// chooseEnv sets the environment the file is read for: env (BATON_ENV),
+// else the file's default_environment, else "default". When the file
+// declares environments, default_environment must be one of them.
+func (d *decoder) chooseEnv(a *hcl.Attribute, env string, declared map[string]bool) error {
+	p := d.p
+	p.Env = env
+	if a != nil {
+		// baton.env and baton.state are not known yet: they depend on it.
+		d.ctx = evalContext(p, "", d.getenv)
+		if s, ok := d.str(a); ok {
+			switch err := ValidEnv(s); {
+			case err != nil:
+				d.ps.add(a.Range, "default_environment: %v", err)
+			case len(declared) > 0 && !declared[s]:
+				d.ps.add(a.Range, "default_environment = %q: no environment %q in this file (environments: %s)", s, s, list(declared))
+			case p.Env == "":
+				p.Env = s
+			}
+		}
+	}
+	if p.Env == "" {
+		p.Env = "default"
+	}
+	if err := ValidEnv(p.Env); err != nil {
+		return fmt.Errorf("BATON_ENV: %w", err)
+	}
+	return nil
 }
 
 // errNoFile is returned by Find when no pipeline file is there.

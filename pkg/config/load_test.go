@@ -193,6 +193,12 @@ func TestBadFiles(t *testing.T) {
 		}
 		return strings.Replace(string(good), old, new, 1)
 	}
+	envs := func(old, new string) string {
+		if !strings.Contains(fixtureEnvs, old) {
+			t.Fatalf("environments fixture lacks %q", old)
+		}
+		return string(good) + strings.Replace(fixtureEnvs, old, new, 1)
+	}
 	for _, tt := range []struct {
 		name, src string
 		line      string
@@ -236,6 +242,19 @@ func TestBadFiles(t *testing.T) {
 		{"empty", "", "baton.hcl:", []string{"no stages"}},
 		{"unknown function", replace(`vars      = { vm_id = 8025 }`, `vars      = { vm_id = file("x") }`), "baton.hcl:5:", []string{"file"}},
 		{"unknown variable", replace(`vars      = { vm_id = 8025 }`, `vars      = { vm_id = var.id }`), "baton.hcl:5:", []string{`"var"`}},
+		{"env unknown stage", envs("terraform \"infra\" {\n    var_files", "terraform \"infr\" {\n    var_files"), "baton.hcl:44:", []string{`environment "production": terraform "infr" is not a stage`, "terraform.infra"}},
+		{"env unknown attribute", envs(`var_files = ["small.tfvars"]`, `lint = "required"`), "baton.hcl:45:", []string{`"lint"`, "allowed here: var_files, vars"}},
+		{"env top attribute", envs(`requires = ["staging"]`, `approve = true`), "baton.hcl:43:", []string{`"approve"`, "allowed here: requires"}},
+		{"env unknown required", envs(`requires = ["staging"]`, `requires = ["stage"]`), "baton.hcl:43:", []string{`requires "stage"`, "environments: production, staging"}},
+		{"env requires itself", envs(`requires = ["staging"]`, `requires = ["production"]`), "baton.hcl:43:", []string{"requires itself"}},
+		{"env requires cycle", envs("environment \"staging\" {\n", "environment \"staging\" {\n  requires = [\"production\"]\n"), "baton.hcl:38:", []string{"a cycle of requires: staging → production → staging"}},
+		{"env var file missing", envs(`small.tfvars`, `big.tfvars`), "baton.hcl:45:", []string{`environment "production": terraform.infra: var file terraform/big.tfvars does not exist`}},
+		{"env undeclared var", envs(`{ node = "pve2" }`, `{ nodes = "pve2" }`), "baton.hcl:49:", []string{`"nodes"`, "does not declare", "node, vm_id"}},
+		{"env handoff", envs(`{ MODE = "full" }`, `{ MODE = terraform.infra.vm_ip }`), "baton.hcl:53:", []string{"fixed values only", "command.smoke's own block"}},
+		{"env twice", envs(`environment "production" {`, `environment "staging" {`), "baton.hcl:42:", []string{`environment "staging" is declared twice`, "line 37"}},
+		{"env stage twice", envs("  packer \"image\" {", "  terraform \"infra\" {"), "baton.hcl:48:", []string{"terraform.infra is set twice", "line 44"}},
+		{"env bad name", envs(`environment "production" {`, `environment "Prod" {`), "baton.hcl:42:", []string{`"Prod" is not valid`}},
+		{"default env undeclared", "default_environment = \"local\"\n" + envs("", ""), "baton.hcl:1:", []string{`no environment "local"`, "production, staging"}},
 		{"indexed ref", replace(`HOST = terraform.infra.vm_ip`, `HOST = terraform.infra.vm_ip[0]`), "baton.hcl:33:", []string{"without indexes"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

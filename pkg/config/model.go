@@ -31,8 +31,12 @@ type Pipeline struct {
 	// says whether the file set it (an empty list means none).
 	Wrapper    []string
 	WrapperSet bool
-	// Stages are the file's stages in the order they are written.
+	// Stages are the file's stages in the order they are written, with
+	// Env's environment block applied.
 	Stages []*Stage
+	// Environments are the file's environment blocks in the order they
+	// are written; none means any environment name may be used.
+	Environments []*Environment
 }
 
 // Stage is one block of the file.

@@ -18,6 +18,7 @@ var fileSchema = &hcl.BodySchema{
 		{Type: string(Terraform), LabelNames: []string{"name"}},
 		{Type: string(Ansible), LabelNames: []string{"name"}},
 		{Type: string(Command), LabelNames: []string{"name"}},
+		{Type: "environment", LabelNames: []string{"name"}},
 	},
 }
 
@@ -60,4 +61,4 @@ func allowed(k Kind) string {
 	return strings.Join(names, ", ")
 }
 
-const allowedTop = `default_environment, wrapper, and blocks packer "<name>", terraform "<name>", ansible "<name>", command "<name>"`
+const allowedTop = `default_environment, wrapper, and blocks packer "<name>", terraform "<name>", ansible "<name>", command "<name>", environment "<name>"`

@@ -71,7 +71,7 @@ func (p *Project) newRecord(j Job, runID string) *ledger.Record {
 		RunID: runID, Env: p.Env, Target: j.Target, Mode: string(j.Mode),
 		User: who, Host: host, PID: os.Getpid(), Trigger: "cli",
 		GitCommit: commit, GitDirty: dirty, Start: time.Now(), Status: ledger.StatusRunning,
-		RollbackOf: j.RollbackOf,
+		RollbackOf: j.RollbackOf, PromotedFrom: j.PromotedFrom,
 	}
 	if t := p.opts.Getenv("BATON_TRIGGER"); t != "" {
 		rec.Trigger = t

@@ -46,8 +46,8 @@ func isArtifact(name string) bool {
 	return strings.HasPrefix(name, "packer.") && strings.HasSuffix(name, ".artifact_id")
 }
 
-// releaseKey is what makes a release: its artifacts and its commit.
-func releaseKey(r *ledger.Record) string {
+// ReleaseKey is what makes a release: its artifacts and its commit.
+func ReleaseKey(r *ledger.Record) string {
 	return ArtifactText(r) + "@" + r.GitCommit
 }
 
@@ -114,9 +114,9 @@ func pickRelease(recs []*ledger.Record, run string, afterFailure bool) (*ledger.
 	if afterFailure {
 		return releases[0], nil // the last good one: what the failed deploy replaced
 	}
-	current := releaseKey(releases[0])
+	current := ReleaseKey(releases[0])
 	for _, r := range releases[1:] {
-		if releaseKey(r) != current {
+		if ReleaseKey(r) != current {
 			return r, nil
 		}
 	}
@@ -128,12 +128,30 @@ func pickRelease(recs []*ledger.Record, run string, afterFailure bool) (*ledger.
 }
 
 // Rollback deploys release again, as a run of its own (j's Target, by
-// default "rollback"; its Mode, Only, Args and Force are Rollback's): the
-// release's commit is checked out (a temporary git worktree, removed
-// after) when the working tree differs from it, and its pipeline file and
-// directories run with the release's artifacts. Every stage but the
-// Packer builds runs again.
+// default "rollback"), through Redeploy.
 func (p *Project) Rollback(ctx context.Context, release *ledger.Record, j Job) (*pipeline.Summary, error) {
+	if j.Target == "" {
+		j.Target = "rollback"
+	}
+	j.RollbackOf = release.RunID
+	return p.Redeploy(ctx, release, j)
+}
+
+// Promote deploys to p's environment the release that environment from
+// made (a record of from's ledger), as a run "promote" whose record says
+// where the release came from, through Redeploy.
+func (p *Project) Promote(ctx context.Context, from string, release *ledger.Record, j Job) (*pipeline.Summary, error) {
+	j.Target = "promote"
+	j.PromotedFrom = &ledger.Promotion{Env: from, RunID: release.RunID}
+	return p.Redeploy(ctx, release, j)
+}
+
+// Redeploy deploys release again in p's environment (j's Mode, Only, Args
+// and Force are its own): the release's commit is checked out (a
+// temporary git worktree, removed after) when the working tree differs
+// from it, and its pipeline file and directories run with the release's
+// artifacts and p's environment. Every stage but the Packer builds runs.
+func (p *Project) Redeploy(ctx context.Context, release *ledger.Record, j Job) (*pipeline.Summary, error) {
 	rp := p
 	if release.GitCommit != "" {
 		// The working tree may differ from the release's commit even at the
@@ -159,10 +177,7 @@ func (p *Project) Rollback(ctx context.Context, release *ledger.Record, j Job) (
 			j.Only = append(j.Only, StageNames(s)...)
 		}
 	}
-	if j.Target == "" {
-		j.Target = "rollback"
-	}
-	j.Mode, j.Force, j.RollbackOf = pipeline.ModeRun, true, release.RunID
+	j.Mode, j.Force = pipeline.ModeRun, true
 	return rp.Run(ctx, j)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-deploy/baton/internal/atomicfile"
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/notify"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 	"github.com/baton-deploy/baton/pkg/stages"
@@ -33,6 +34,9 @@ type Job struct {
 	Force bool
 	// RollbackOf names the run whose release this one deploys again.
 	RollbackOf string
+	// PromotedFrom, for a promotion, names the environment and run whose
+	// release this one deploys.
+	PromotedFrom *ledger.Promotion
 	// Hints tell a user, by handoff name, how the front end gives one
 	// stage its input (`go run mage.go stage2 8025`); an error about a
 	// missing handoff shows them.

@@ -63,11 +63,21 @@ type Record struct {
 	Error  string    `json:"error,omitempty"`
 	// RollbackOf names the run this one rolled back to, if any.
 	RollbackOf string `json:"rollback_of,omitempty"`
+	// PromotedFrom names the environment and run whose release this run
+	// deployed, when it was a promotion.
+	PromotedFrom *Promotion `json:"promoted_from,omitempty"`
 
 	Stages []pipeline.StageResult `json:"stages,omitempty"`
 	// Handoffs holds every handoff the run used or gave, by name, as the
 	// run saw it (sensitive values are never recorded, only their hash).
 	Handoffs map[string]Handoff `json:"handoffs,omitempty"`
+}
+
+// Promotion is where a promoted release came from: the environment and
+// the run that deployed it there.
+type Promotion struct {
+	Env   string `json:"env"`
+	RunID string `json:"run_id"`
 }
 
 // Handoff is a handoff as a record keeps it.

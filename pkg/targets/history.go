@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -62,8 +61,12 @@ func History(ctx context.Context) error {
 				trigger += fmt.Sprintf(" (+%d)", n)
 			}
 		}
+		target := r.Target
+		if f := r.PromotedFrom; f != nil {
+			target += " from " + f.Env + "/" + f.RunID
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s@%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.RunID, r.Start.Local().Format("2006-01-02 15:04:05"),
-			r.User, r.Host, trigger, r.Target, r.Status, orDash(deploy.ArtifactText(r)), rev, r.Duration().Round(100*time.Millisecond))
+			r.User, r.Host, trigger, target, r.Status, orDash(deploy.ArtifactText(r)), rev, r.Duration().Round(100*time.Millisecond))
 	}
 	return tw.Flush()
 }
@@ -87,71 +90,6 @@ func reportProblems(problems []ledger.Problem) {
 	for _, pr := range problems {
 		fmt.Fprintf(stdout, "warning: run history damaged: %v\n", pr)
 	}
-}
-
-// Status shows, for every environment of the project, what is deployed
-// now: the last successful release and its handoffs.
-func Status(ctx context.Context) error {
-	p, err := LoadProject()
-	if err != nil {
-		return err
-	}
-	defer p.Close()
-	// Environments this project has run here; with a shared ledger their
-	// history comes from the database.
-	envs, _ := filepath.Glob(filepath.Join(p.Root, ".baton", "*", "runs"))
-	if len(envs) == 0 {
-		fmt.Fprintln(stdout, "nothing deployed yet: no environment has a run history")
-		return nil
-	}
-	sort.Strings(envs)
-	for _, dir := range envs {
-		env := filepath.Base(filepath.Dir(dir))
-		led, err := p.LedgerOf(env)
-		if err != nil {
-			return err
-		}
-		recs, problems, err := led.List(ctx)
-		if err != nil {
-			return err
-		}
-		reportProblems(problems)
-		fmt.Fprintf(stdout, "%s:\n", env)
-		var last, destroyed *ledger.Record
-		for _, r := range recs {
-			if r.Target == "destroy" && r.Succeeded() && destroyed == nil {
-				destroyed = r
-			}
-			if deploy.IsRelease(r) {
-				last = r
-				break
-			}
-		}
-		if destroyed != nil {
-			// Newer than any release: nothing of it runs now.
-			fmt.Fprintf(stdout, "  destroyed by run %s (%s@%s) at %s", destroyed.RunID, destroyed.User, destroyed.Host, destroyed.End.Local().Format(time.RFC3339))
-			if last != nil {
-				fmt.Fprintf(stdout, "; the last release was run %s (%s, commit %s)", last.RunID, orDash(deploy.ArtifactText(last)), short(last.GitCommit))
-			}
-			fmt.Fprintln(stdout)
-		} else if last == nil {
-			fmt.Fprintln(stdout, "  no successful release")
-		} else {
-			fmt.Fprintf(stdout, "  release   run %s by %s@%s at %s (%s, commit %s)\n", last.RunID, last.User, last.Host, last.End.Local().Format(time.RFC3339), last.Target, short(last.GitCommit))
-			names := make([]string, 0, len(last.Handoffs))
-			for n := range last.Handoffs {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			for _, n := range names {
-				fmt.Fprintf(stdout, "  %-9s %s\n", n, last.Handoffs[n].Display)
-			}
-		}
-		if len(recs) > 0 && recs[0] != last {
-			fmt.Fprintf(stdout, "  latest    run %s: %s %s\n", recs[0].RunID, recs[0].Target, recs[0].Status)
-		}
-	}
-	return nil
 }
 
 // Show prints one run's whole record and its stage timeline as a Mermaid
@@ -192,6 +130,9 @@ func printRecord(r *ledger.Record) {
 	fmt.Fprintf(stdout, "  when     %s, %s\n", r.Start.Local().Format(time.RFC3339), r.Duration().Round(100*time.Millisecond))
 	if r.RollbackOf != "" {
 		fmt.Fprintf(stdout, "  rolls back to run %s\n", r.RollbackOf)
+	}
+	if f := r.PromotedFrom; f != nil {
+		fmt.Fprintf(stdout, "  promotes the release of run %s from %s\n", f.RunID, f.Env)
 	}
 	if r.Error != "" {
 		fmt.Fprintf(stdout, "  error    %s\n", firstLine(r.Error))

@@ -24,6 +24,9 @@ func Deploy(ctx context.Context) error {
 		return err
 	}
 	defer p.Close()
+	if err := requiresPromotion(p); err != nil {
+		return err
+	}
 	// One notifier for the deploy and a rollback after it, so that
 	// delivering the failure does not hold up the rollback.
 	n, closeN, err := p.Notifier(ctx)
