@@ -16,6 +16,9 @@ case $id in
 	;;
 esac
 mkdir -p "$REGISTRY"
+# The manifest post-processor does not make its directory, which is not the
+# registry's when environments share one.
+[ -z "${MANIFEST:-}" ] || mkdir -p "$(dirname "$MANIFEST")"
 dir="$REGISTRY/$id"
 
 # One build at a time per registry. Packer picked the ID when it parsed the

@@ -39,6 +39,7 @@ build {
     environment_vars = [
       "BUILD_SCRIPT=${path.root}/build-image.sh",
       "REGISTRY=${var.registry}",
+      "MANIFEST=${var.manifest}",
       "TEMPLATE_ID=${local.template_id}",
       "IMAGE_VERSION=${var.version}",
     ]
