@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/baton-deploy/baton/pkg/config"
+	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -143,7 +144,38 @@ func (p *Project) Rollback(ctx context.Context, release *ledger.Record, j Job) (
 func (p *Project) Promote(ctx context.Context, from string, release *ledger.Record, j Job) (*pipeline.Summary, error) {
 	j.Target = "promote"
 	j.PromotedFrom = &ledger.Promotion{Env: from, RunID: release.RunID}
-	return p.Redeploy(ctx, release, j)
+	sum, err := p.Redeploy(ctx, release, j)
+	if err != nil {
+		return sum, err
+	}
+	// No build of this environment gave the artifacts, so its store would
+	// not hold them: keep them as from's build gave them, for what reads
+	// them later (destroy, stage2 -, the next promotion).
+	return sum, p.storeArtifacts(release)
+}
+
+// storeArtifacts puts the artifact IDs of release into p's handoff store.
+func (p *Project) storeArtifacts(release *ledger.Record) error {
+	store, err := p.Store()
+	if err != nil {
+		return err
+	}
+	defs := p.Config.Defs()
+	for name, h := range release.Handoffs {
+		def, ok := defs[name]
+		if !ok || !isArtifact(name) || h.Text == "" {
+			continue
+		}
+		raw, err := def.ParseText(h.Text)
+		if err != nil {
+			return fmt.Errorf("the release's %s: %w", name, err)
+		}
+		v := handoff.Value{Name: name, Raw: raw, Source: handoff.FromStage, Stage: strings.TrimSuffix(name, ".artifact_id"), RunID: release.RunID}
+		if err := store.Put(v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Redeploy deploys release again in p's environment (j's Mode, Only, Args
