@@ -117,7 +117,9 @@ func lockCheckout(stderr io.Writer) (unlock func(), dir string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
+	// One err for both calls: a failed non-blocking lock other than "held"
+	// and a failed blocking one both end here.
+	if err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); errors.Is(err, syscall.EWOULDBLOCK) {
 		fmt.Fprintln(stderr, "mage: waiting for another target's compile of this checkout to end")
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
 	}
