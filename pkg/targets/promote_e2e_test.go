@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/baton-deploy/baton/internal/testlab"
+	"github.com/baton-deploy/baton/pkg/ledger"
 )
 
 // The lab's staging and production, end to end: staging deploys (one
@@ -91,6 +92,25 @@ func TestPromoteStagingToProductionE2E(t *testing.T) {
 		t.Errorf("promotion record: from %+v, commit %s, status %s; want from staging, commit %s, succeeded", rec.PromotedFrom, rec.GitCommit, rec.Status, staged)
 	}
 
+	// Staging is only read: its history holds its own runs alone.
+	led, _ := sp.Ledger()
+	recs, _, _ := led.List(ctx)
+	for _, r := range recs {
+		if r.Env != "staging" || r.Target == "promote" {
+			t.Errorf("staging's history holds %s run %s of %s", r.Target, r.RunID, r.Env)
+		}
+	}
+	// Production's lock is the promotion's: held by another, it is refused.
+	pl, _ := pp.Ledger()
+	unlock, err := pl.Lock(ctx, "production", ledger.Holder{RunID: "other", Target: "deploy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Promote(ctx, "staging", "production"); err == nil || !strings.Contains(err.Error(), "other") {
+		t.Errorf("promote while production is locked: %v, want the holder named", err)
+	}
+	unlock()
+
 	out := &syncBuffer{}
 	old := stdout
 	stdout = out
@@ -111,11 +131,18 @@ func TestPromoteStagingToProductionE2E(t *testing.T) {
 		t.Fatal("staging's validate passed with its host dead")
 	}
 	t.Setenv("BATON_ENV", "production")
-	before := latest(t, pp, "promote").RunID
+	newest := func() string {
+		recs, _, err := pl.List(ctx)
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("production's history: %v, %d runs", err, len(recs))
+		}
+		return recs[0].RunID
+	}
+	before := newest()
 	if err := Promote(ctx, "staging", "production"); err == nil || !strings.Contains(err.Error(), "the last validate on staging") {
 		t.Errorf("promote after a failed validate: %v, want a refusal naming it", err)
 	}
-	if after := latest(t, pp, "promote").RunID; after != before {
+	if after := newest(); after != before {
 		t.Errorf("a refused promotion was recorded as run %s", after)
 	}
 }
