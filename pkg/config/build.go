@@ -280,7 +280,20 @@ func (p *Pipeline) terraform(s *Stage, x stages.Exec, defs map[string]handoff.De
 		Exec:          x,
 
 		ReplaceUnreachable: s.ReplaceUnreachable,
+		CheckHosts:         s.ReplaceUnreachable || p.waitedOn(s),
 	}
+}
+
+// waitedOn reports whether an Ansible stage waits for SSH on the hosts of
+// an inventory that s gives: only then does a dead host of s's state
+// stop the pipeline, and so only then does s dial them.
+func (p *Pipeline) waitedOn(s *Stage) bool {
+	for _, a := range p.Stages {
+		if a.Kind == Ansible && a.Wait.Enabled && strings.HasPrefix(a.Inventory.Ref, s.Address()+".") {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *Pipeline) ansible(s *Stage, x stages.Exec, defs map[string]handoff.Def) []pipeline.Stage {

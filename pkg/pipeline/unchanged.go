@@ -119,10 +119,21 @@ func recordFingerprint(fps Fingerprints, stage, fp string) error {
 	return nil
 }
 
+// HostChecker is a stage that says whether the hosts of the inventories
+// it gives are worth dialing before it is skipped as unchanged: not when
+// nothing after it reaches them over SSH (a stage that is not one skips
+// the check only when it gives no inventory).
+type HostChecker interface {
+	ChecksHosts() bool
+}
+
 // deadGiven dials the hosts of every inventory s gives, as stored in
 // job.In, once each: a dead host is reason enough to run the stage, which
 // can then judge more carefully.
 func deadGiven(ctx context.Context, s Stage, job *Job) []DeadHost {
+	if hc, ok := s.(HostChecker); ok && !hc.ChecksHosts() {
+		return nil
+	}
 	var dead []DeadHost
 	for _, d := range s.Gives() {
 		k, ok := d.(handoff.Key[*handoff.AnsibleInventory])

@@ -71,6 +71,10 @@ type Terraform struct {
 	// SSH; without it, a run whose plan has no changes fails at once when
 	// hosts are dead. See DeadHostsError.
 	ReplaceUnreachable bool
+	// CheckHosts makes a run dial, before it plans, the hosts of the
+	// inventory its state gives (something waits for them over SSH after
+	// it); ReplaceUnreachable implies it.
+	CheckHosts bool
 	// BackendConfig values are passed to init as -backend-config, and
 	// only when there are some: without them the configuration's own
 	// backend (or Terraform's default, terraform.tfstate in Dir) is used

@@ -29,6 +29,10 @@ import (
 // a host that misses one dial is not worth replacing.
 var deadProbe = pipeline.ProbeOptions{Timeout: 3 * time.Second, Attempts: 3, Interval: time.Second}
 
+// ChecksHosts reports whether the hosts of the stage's inventory are
+// dialed before it is skipped or planned (pipeline.HostChecker).
+func (t *Terraform) ChecksHosts() bool { return t.CheckHosts || t.ReplaceUnreachable }
+
 // inventoryOutput is the Output given as an Ansible inventory, if any.
 func (t *Terraform) inventoryOutput() (Output, bool) {
 	for _, o := range t.Outputs {
@@ -247,6 +251,9 @@ func replaceOptions(opts []tfexec.PlanOption, args []string, addrs []string) ([]
 // resources to replace (ReplaceUnreachable), and the dead hosts left for
 // the plan to judge.
 func (r *tfRun) unreachable(ctx context.Context) (replace []string, dead []pipeline.DeadHost, err error) {
+	if !r.t.ChecksHosts() {
+		return nil, nil, nil
+	}
 	dead, err = r.deadHosts(ctx)
 	if err != nil || len(dead) == 0 {
 		return nil, nil, err
