@@ -129,10 +129,12 @@ func (r *tfRun) stateResources(ctx context.Context) ([]stateResource, error) {
 // it: those whose address names the host (proxmox_vm_qemu.vm["web-1"]),
 // else the one resource whose attributes hold its address as a value
 // (terraform_data.host[0] with input.address = "127.0.0.11"), else the one
-// that holds its name. A host with no owner, or with several owners found
-// by value, is returned in unsure with the reason: baton never guesses
-// which resource to replace.
-func hostOwners(dead []pipeline.DeadHost, resources []stateResource) (owners []string, unsure []string) {
+// that holds its name. A host that several resources hold by value is
+// returned in unsure with the reason: baton never guesses which resource
+// to replace. A host no resource holds is an orphan: the inventory output
+// names a host the state has no resource for (an apply interrupted before
+// it was made), so the plan creates it and nothing needs replacing.
+func hostOwners(dead []pipeline.DeadHost, resources []stateResource) (owners []string, orphans []pipeline.DeadHost, unsure []string) {
 	seen := map[string]bool{}
 	add := func(addrs ...string) {
 		for _, a := range addrs {
@@ -172,11 +174,11 @@ func hostOwners(dead []pipeline.DeadHost, resources []stateResource) (owners []s
 		case len(byValue) > 1:
 			unsure = append(unsure, fmt.Sprintf("%s: several resources hold its name (%s)", d.Name, strings.Join(byValue, ", ")))
 		default:
-			unsure = append(unsure, fmt.Sprintf("%s: no resource of the state names it or holds its address %s", d.Name, ip))
+			orphans = append(orphans, d)
 		}
 	}
 	sort.Strings(owners)
-	return owners, unsure
+	return owners, orphans, unsure
 }
 
 // holdsValue reports whether some string in v equals s, or is an
@@ -266,13 +268,20 @@ func (r *tfRun) unreachable(ctx context.Context) (replace []string, dead []pipel
 	if err != nil {
 		return nil, nil, fmt.Errorf("terraform: hosts %s do not answer, and the state cannot be read to find what makes them: %w", pipeline.DeadHostList(dead), err)
 	}
-	owners, unsure := hostOwners(dead, resources)
+	owners, orphans, unsure := hostOwners(dead, resources)
 	if len(unsure) > 0 {
 		return nil, nil, fmt.Errorf("terraform: replace_unreachable cannot tell which resource makes each dead host — %s: replace the right ones yourself in %s (terraform apply -replace=ADDRESS with the stage's variables), or name each host in its resource's key (for_each)",
 			strings.Join(unsure, "; "), r.t.Dir)
 	}
-	r.j.Printf("replace_unreachable: replacing %s", strings.Join(owners, ", "))
-	return owners, nil, nil
+	if len(owners) > 0 {
+		r.j.Printf("replace_unreachable: replacing %s", strings.Join(owners, ", "))
+	}
+	if len(orphans) > 0 {
+		// Left for the plan: it creates what the state lacks, and a plan
+		// with no changes fails naming them.
+		r.j.Printf("no resource of the state makes %s yet: the plan should create it", pipeline.DeadHostList(orphans))
+	}
+	return owners, orphans, nil
 }
 
 // deadError is the refusal for hosts still dead after a plan with no
@@ -280,7 +289,7 @@ func (r *tfRun) unreachable(ctx context.Context) (replace []string, dead []pipel
 func (r *tfRun) deadError(ctx context.Context, dead []pipeline.DeadHost) error {
 	e := &DeadHostsError{Stage: r.t.Name(), Dir: r.t.Dir, Dead: dead}
 	if resources, err := r.stateResources(ctx); err == nil {
-		if owners, unsure := hostOwners(dead, resources); len(unsure) == 0 {
+		if owners, _, unsure := hostOwners(dead, resources); len(unsure) == 0 {
 			e.Owners = owners
 		}
 	}

@@ -30,19 +30,28 @@ func TestHostOwnersFindsWhatMakesEachDeadHost(t *testing.T) {
 		dead       []pipeline.DeadHost
 		state      []stateResource
 		want       string
+		wantOrphan string
 		wantUnsure string
 	}{
-		{"count-indexed lab host, by address", []pipeline.DeadHost{dead("web-1", "127.0.0.12:2222")}, lab, "terraform_data.host[1]", ""},
-		{"two lab hosts", []pipeline.DeadHost{dead("web-1", "127.0.0.12:2222"), dead("db-1", "127.0.0.11:2222")}, lab, "terraform_data.host[0] terraform_data.host[1]", ""},
-		{"for_each key names the host, not the DNS record", []pipeline.DeadHost{dead("web-1", "10.0.0.5:22")}, proxmox, `proxmox_vm_qemu.vm["web-1"]`, ""},
-		{"address inside a list value, not a prefix of another", []pipeline.DeadHost{dead("a", "10.0.0.5:22")}, byIP, "proxmox_vm_qemu.a", ""},
-		{"two resources hold the address: no guess", []pipeline.DeadHost{dead("x", "10.0.0.5:22")}, proxmox, "", "several resources hold its address 10.0.0.5"},
-		{"nothing holds it", []pipeline.DeadHost{dead("gone", "10.9.9.9:22")}, lab, "", "gone: no resource of the state names it"},
+		{"count-indexed lab host, by address", []pipeline.DeadHost{dead("web-1", "127.0.0.12:2222")}, lab, "terraform_data.host[1]", "", ""},
+		{"two lab hosts", []pipeline.DeadHost{dead("web-1", "127.0.0.12:2222"), dead("db-1", "127.0.0.11:2222")}, lab, "terraform_data.host[0] terraform_data.host[1]", "", ""},
+		{"for_each key names the host, not the DNS record", []pipeline.DeadHost{dead("web-1", "10.0.0.5:22")}, proxmox, `proxmox_vm_qemu.vm["web-1"]`, "", ""},
+		{"address inside a list value, not a prefix of another", []pipeline.DeadHost{dead("a", "10.0.0.5:22")}, byIP, "proxmox_vm_qemu.a", "", ""},
+		{"two resources hold the address: no guess", []pipeline.DeadHost{dead("x", "10.0.0.5:22")}, proxmox, "", "", "several resources hold its address 10.0.0.5"},
+		{"nothing holds it", []pipeline.DeadHost{dead("gone", "10.9.9.9:22")}, lab, "", "gone", ""},
+		{"one made, one the interrupted apply never made", []pipeline.DeadHost{dead("web-1", "127.0.0.12:2222"), dead("web-2", "127.0.0.13:2222")}, lab, "terraform_data.host[1]", "web-2", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			owners, unsure := hostOwners(tc.dead, tc.state)
+			owners, orphans, unsure := hostOwners(tc.dead, tc.state)
 			if got := strings.Join(owners, " "); got != tc.want {
 				t.Errorf("owners = %q, want %q", got, tc.want)
+			}
+			var names []string
+			for _, o := range orphans {
+				names = append(names, o.Name)
+			}
+			if got := strings.Join(names, " "); got != tc.wantOrphan {
+				t.Errorf("orphans = %q, want %q", got, tc.wantOrphan)
 			}
 			if got := strings.Join(unsure, "; "); tc.wantUnsure == "" && got != "" || !strings.Contains(got, tc.wantUnsure) {
 				t.Errorf("unsure = %q, want %q", got, tc.wantUnsure)
