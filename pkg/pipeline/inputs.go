@@ -59,7 +59,7 @@ func (rs *runState) resolveInputs(selected []Stage) (map[string][]handoff.Value,
 	for _, s := range selected {
 		for _, d := range s.Needs() {
 			prod, hasProd := rs.p.producer[d.Name()]
-			if rs.mode == ModeRun && hasProd && inRun[prod.Name()] {
+			if rs.rules.gives && hasProd && inRun[prod.Name()] {
 				continue
 			}
 			v, err := res.Resolve(d)
@@ -70,7 +70,7 @@ func (rs *runState) resolveInputs(selected []Stage) (map[string][]handoff.Value,
 				if hasProd {
 					missing.Producer = prod.Name()
 				}
-				if rs.mode != ModeRun {
+				if rs.rules.skipUnresolved {
 					if _, ok := skips[s.Name()]; !ok {
 						skips[s.Name()] = fmt.Sprintf("needs %s, which no source has yet", d.Name())
 						if hasProd {
@@ -99,7 +99,7 @@ func (rs *runState) resolveInputs(selected []Stage) (map[string][]handoff.Value,
 // stage itself last gave, from the store, so that it knows what it made.
 func (rs *runState) stageInputs(s Stage, outside []handoff.Value) *handoff.Values {
 	in := &handoff.Values{}
-	if (rs.mode == ModeCheck || rs.mode == ModeRollback) && rs.opts.Store != nil {
+	if rs.rules.ownGives && rs.opts.Store != nil {
 		for _, d := range s.Gives() {
 			if v, err := rs.opts.Store.Get(d); err == nil {
 				in.Set(v)

@@ -51,6 +51,7 @@ func (p *Pipeline) Rollback(ctx context.Context, opts Options) (*Summary, error)
 type runState struct {
 	p      *Pipeline
 	mode   Mode
+	rules  modeRules // what mode does: ask these, not mode
 	opts   Options
 	runID  string
 	runDir string
@@ -61,11 +62,15 @@ type runState struct {
 }
 
 func (p *Pipeline) run(ctx context.Context, mode Mode, opts Options) (*Summary, error) {
+	rules, err := rulesOf(mode)
+	if err != nil {
+		return nil, err
+	}
 	selected, err := p.selection(opts)
 	if err != nil {
 		return nil, err
 	}
-	rs := &runState{p: p, mode: mode, opts: opts, runID: opts.RunID, redact: NewRedactor(opts.Secrets...)}
+	rs := &runState{p: p, mode: mode, rules: rules, opts: opts, runID: opts.RunID, redact: NewRedactor(opts.Secrets...)}
 	if rs.runID == "" {
 		rs.runID = NewRunID()
 	}
@@ -123,17 +128,13 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 	var firstErr error
 	var allErrs []error
 	ready := func(i int) bool {
-		deps := rs.p.deps[selected[i].Name()]
-		if rs.mode == ModeRollback {
-			deps = rs.p.dependents(selected[i].Name())
-		}
-		for _, d := range deps {
+		for _, d := range rs.waitsFor(selected[i].Name()) {
 			j, ok := inRun[d]
 			if !ok {
 				continue
 			}
 			st := sum.Stages[j].Status
-			if rs.mode == ModeCheck && st != StatusPending && st != StatusRunning {
+			if rs.rules.keepGoing && st != StatusPending && st != StatusRunning {
 				continue // every check runs, whatever the others found
 			}
 			if st != StatusSucceeded && st != StatusSkipped {
@@ -144,7 +145,7 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 	}
 	for {
 		progressed := true
-		for progressed && (firstErr == nil || rs.mode == ModeCheck) && ctx.Err() == nil {
+		for progressed && (firstErr == nil || rs.rules.keepGoing) && ctx.Err() == nil {
 			progressed = false
 			for i, s := range selected {
 				if sum.Stages[i].Status != StatusPending || !ready(i) {
@@ -178,7 +179,7 @@ func (rs *runState) schedule(ctx context.Context, selected []Stage, inputs map[s
 			allErrs = append(allErrs, d.err)
 		}
 	}
-	if rs.mode == ModeCheck && len(allErrs) > 1 {
+	if rs.rules.keepGoing && len(allErrs) > 1 {
 		firstErr = errors.Join(allErrs...)
 	}
 	reason := "the run was cancelled"
@@ -236,7 +237,7 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 	for _, v := range in.All() {
 		res.Used = append(res.Used, rs.info(v))
 	}
-	fn, ok := rs.modeFunc(s)
+	fn, ok := rs.rules.method(s)
 	if !ok {
 		reason := fmt.Sprintf("has no %s", rs.mode)
 		res.Status, res.Reason = StatusSkipped, reason
@@ -280,7 +281,7 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 		if err := runAttempt(ctx, policy.Timeout, grace, func(ctx context.Context) error { return fn(ctx, job) }); err != nil {
 			return err
 		}
-		if rs.mode == ModeRun {
+		if rs.rules.gives {
 			return checkGives(s, job.Out)
 		}
 		return nil
@@ -298,13 +299,13 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 	switch {
 	case err == nil:
 		given, err = rs.give(s, job.Out, false)
-		if err == nil && rs.mode == ModeRun {
+		if err == nil && rs.rules.fingerprints {
 			err = recordFingerprint(rs.opts.Fingerprints, name, fingerprint)
 		}
 	case errors.As(err, &skip):
 		res.Reason = skip.Reason
 		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: skip.Reason})
-		if rs.mode == ModeRun {
+		if rs.rules.gives {
 			given, err = rs.reuse(s)
 		} else {
 			err = nil
@@ -332,24 +333,13 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 	return stageDone{idx: idx, res: res, given: given, err: serr}
 }
 
-func (rs *runState) modeFunc(s Stage) (func(context.Context, *Job) error, bool) {
-	switch rs.mode {
-	case ModeRun:
-		return s.Run, true
-	case ModePlan:
-		if pl, ok := s.(Planner); ok {
-			return pl.Plan, true
-		}
-	case ModeCheck:
-		if c, ok := s.(Checker); ok {
-			return c.Check, true
-		}
-	case ModeRollback:
-		if r, ok := s.(Rollbacker); ok {
-			return r.Rollback, true
-		}
+// waitsFor names the stages that the named one waits for: those it
+// depends on, or in reverse those that depend on it.
+func (rs *runState) waitsFor(name string) []string {
+	if rs.rules.reverse {
+		return rs.p.dependents(name)
 	}
-	return nil, false
+	return rs.p.deps[name]
 }
 
 // runAttempt runs one attempt of fn with a timeout, and gives up waiting for
@@ -413,7 +403,7 @@ func checkGives(s Stage, out *handoff.Values) error {
 
 // give stamps, stores and publishes the handoffs a stage gave.
 func (rs *runState) give(s Stage, out *handoff.Values, reused bool) ([]handoff.Value, error) {
-	if rs.mode != ModeRun {
+	if !rs.rules.gives {
 		return nil, nil
 	}
 	var given []handoff.Value

@@ -65,7 +65,7 @@ type Reuser interface {
 // reason when the stage can be skipped.
 func (rs *runState) unchanged(ctx context.Context, s Stage, job *Job) (fp, reason string) {
 	f, ok := s.(Fingerprinter)
-	if !ok || rs.mode != ModeRun || rs.opts.Fingerprints == nil {
+	if !ok || !rs.rules.fingerprints || rs.opts.Fingerprints == nil {
 		return "", ""
 	}
 	fp, err := f.Fingerprint(ctx, job)
