@@ -113,8 +113,13 @@ func (rs *runState) skipped(sum *Summary, i int, reason string) {
 	r := &sum.Stages[i]
 	r.Status = StatusSkipped
 	r.Reason = reason
-	rs.em.emit(Event{Kind: StageSkipped, Stage: r.Name, Reason: reason})
-	rs.em.emit(Event{Kind: StageFinished, Stage: r.Name, Status: StatusSkipped, Reason: reason})
+	rs.emitSkipped(r.Name, reason)
+}
+
+// emitSkipped reports a stage skipped without running.
+func (rs *runState) emitSkipped(stage, reason string) {
+	rs.em.emit(Event{Kind: StageSkipped, Stage: stage, Reason: reason})
+	rs.em.emit(Event{Kind: StageFinished, Stage: stage, Status: StatusSkipped, Reason: reason})
 }
 
 func (rs *runState) finish(sum *Summary, err error) (*Summary, error) {
@@ -150,10 +155,8 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 	}
 	fn, ok := rs.rules.method(s)
 	if !ok {
-		reason := fmt.Sprintf("has no %s", rs.mode)
-		res.Status, res.Reason = StatusSkipped, reason
-		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: reason})
-		rs.em.emit(Event{Kind: StageFinished, Stage: name, Status: StatusSkipped, Reason: reason})
+		res.Status, res.Reason = StatusSkipped, fmt.Sprintf("has no %s", rs.mode)
+		rs.emitSkipped(name, res.Reason)
 		return stageDone{idx: idx, res: res}
 	}
 	dir := filepath.Join(rs.runDir, name)
@@ -161,87 +164,130 @@ func (rs *runState) runStage(ctx context.Context, idx int, s Stage, in *handoff.
 		res.Status, res.Error = StatusFailed, err.Error()
 		return stageDone{idx: idx, res: res, err: &StageError{Stage: name, Err: err}}
 	}
-	policy, ok := rs.opts.Policies[name]
-	if !ok {
-		policy = rs.opts.DefaultPolicy
+	t := rs.try(ctx, s, fn, in, dir)
+	res.Attempts = t.attempts
+	res.Duration = time.Since(res.Start)
+	res.Fingerprint = t.fingerprint
+	if t.job != nil {
+		res.Note, res.Detail = t.job.result()
 	}
-	grace := rs.opts.Grace
-	if grace <= 0 {
-		grace = 10 * time.Second
+	given, skip, err := rs.settle(s, t)
+	for _, v := range given {
+		res.Given = append(res.Given, rs.info(v))
 	}
+	if skip != nil {
+		res.Reason = skip.Reason
+	}
+	res.Status = stageStatus(ctx, err, skip != nil)
+	var serr error
+	if err != nil {
+		res.Error = rs.redact.Redact(err.Error())
+		serr = &StageError{Stage: name, Attempts: t.attempts, Err: err}
+	}
+	rs.em.emit(Event{Kind: StageFinished, Stage: name, Status: res.Status, Attempt: t.attempts, Duration: res.Duration, Error: res.Error, Reason: res.Reason})
+	return stageDone{idx: idx, res: res, given: given, err: serr}
+}
+
+// tried is what the attempts at a stage came to.
+type tried struct {
+	job         *Job   // of the last attempt; nil when none started
+	fingerprint string // of the inputs, when the mode fingerprints
+	attempts    int
+	err         error
+}
+
+// try calls a stage's method under the stage's policy — a timeout per
+// attempt, retries, the grace to stop — after, on the first attempt,
+// asking whether the stage is unchanged and can be skipped.
+func (rs *runState) try(ctx context.Context, s Stage, fn stageMethod, in *handoff.Values, dir string) tried {
+	name := s.Name()
+	policy := rs.policy(name)
 	retry := policy.Retry
 	retry.OnRetry = func(attempt int, err error, wait time.Duration) {
 		rs.em.emit(Event{Kind: StageRetrying, Stage: name, Attempt: attempt, Error: err.Error(), Wait: wait})
 	}
-	var job *Job
-	var fingerprint string
-	attempts, err := retry.Do(ctx, func(ctx context.Context, attempt int) error {
-		job = &Job{
-			RunID: rs.runID, Stage: name, Attempt: attempt, Mode: rs.mode, Dir: dir,
-			In: in, Out: &handoff.Values{},
-			Log:  rs.log.With().Str(keyStage, name).Int(keyAttempt, attempt).Logger(),
-			emit: rs.em.emit, redact: rs.redact,
-		}
+	var t tried
+	t.attempts, t.err = retry.Do(ctx, func(ctx context.Context, attempt int) error {
+		t.job = rs.newJob(name, attempt, dir, in)
 		rs.em.emit(Event{Kind: StageStarted, Stage: name, Attempt: attempt})
 		if attempt == 1 {
 			var reason string
-			if fingerprint, reason = rs.unchanged(ctx, s, job); reason != "" {
+			if t.fingerprint, reason = rs.unchanged(ctx, s, t.job); reason != "" {
 				return Skip(reason)
 			}
 		}
-		if err := runAttempt(ctx, policy.Timeout, grace, func(ctx context.Context) error { return fn(ctx, job) }); err != nil {
+		if err := runAttempt(ctx, policy.Timeout, rs.grace(), func(ctx context.Context) error { return fn(ctx, t.job) }); err != nil {
 			return err
 		}
 		if rs.rules.gives {
-			return checkGives(s, job.Out)
+			return checkGives(s, t.job.Out)
 		}
 		return nil
 	})
-	res.Attempts = attempts
-	res.Duration = time.Since(res.Start)
-	if job != nil {
-		res.Note, res.Detail = job.result()
+	return t
+}
+
+// policy is the stage's own policy, or else the run's default.
+func (rs *runState) policy(stage string) Policy {
+	if p, ok := rs.opts.Policies[stage]; ok {
+		return p
 	}
-	var (
-		given []handoff.Value
-		skip  *SkipError
-	)
-	res.Fingerprint = fingerprint
+	return rs.opts.DefaultPolicy
+}
+
+// grace is how long a cancelled stage is given to stop.
+func (rs *runState) grace() time.Duration {
+	if rs.opts.Grace <= 0 {
+		return 10 * time.Second
+	}
+	return rs.opts.Grace
+}
+
+// newJob is the Job of one attempt at a stage.
+func (rs *runState) newJob(stage string, attempt int, dir string, in *handoff.Values) *Job {
+	return &Job{
+		RunID: rs.runID, Stage: stage, Attempt: attempt, Mode: rs.mode, Dir: dir,
+		In: in, Out: &handoff.Values{},
+		Log:  rs.log.With().Str(keyStage, stage).Int(keyAttempt, attempt).Logger(),
+		emit: rs.em.emit, redact: rs.redact,
+	}
+}
+
+// settle deals with how a stage's attempts ended. A success gives its
+// handoffs and keeps its fingerprint; a stage that skipped itself gives
+// again what it last gave. It returns the handoffs given, the skip when
+// the stage skipped itself, and the error that fails the stage.
+func (rs *runState) settle(s Stage, t tried) (given []handoff.Value, skip *SkipError, err error) {
 	switch {
-	case err == nil:
-		given, err = rs.give(s, job.Out, false)
+	case t.err == nil:
+		given, err = rs.give(s, t.job.Out, false)
 		if err == nil && rs.rules.fingerprints {
-			err = recordFingerprint(rs.opts.Fingerprints, name, fingerprint)
+			err = recordFingerprint(rs.opts.Fingerprints, s.Name(), t.fingerprint)
 		}
-	case errors.As(err, &skip):
-		res.Reason = skip.Reason
-		rs.em.emit(Event{Kind: StageSkipped, Stage: name, Reason: skip.Reason})
+	case errors.As(t.err, &skip):
+		rs.em.emit(Event{Kind: StageSkipped, Stage: s.Name(), Reason: skip.Reason})
 		if rs.rules.gives {
 			given, err = rs.reuse(s)
-		} else {
-			err = nil
 		}
-	}
-	for _, v := range given {
-		res.Given = append(res.Given, rs.info(v))
-	}
-	switch {
-	case err == nil && skip != nil:
-		res.Status = StatusSkipped
-	case err == nil:
-		res.Status = StatusSucceeded
-	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		res.Status = StatusCancelled
 	default:
-		res.Status = StatusFailed
+		err = t.err
 	}
-	var serr error
-	if err != nil {
-		res.Error = rs.redact.Redact(err.Error())
-		serr = &StageError{Stage: name, Attempts: attempts, Err: err}
+	return given, skip, err
+}
+
+// stageStatus is how a stage ended, from its error and whether it skipped
+// itself.
+func stageStatus(ctx context.Context, err error, skipped bool) Status {
+	switch {
+	case err == nil && skipped:
+		return StatusSkipped
+	case err == nil:
+		return StatusSucceeded
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		return StatusCancelled
+	default:
+		return StatusFailed
 	}
-	rs.em.emit(Event{Kind: StageFinished, Stage: name, Status: res.Status, Attempt: attempts, Duration: res.Duration, Error: res.Error, Reason: res.Reason})
-	return stageDone{idx: idx, res: res, given: given, err: serr}
 }
 
 // waitsFor names the stages that the named one waits for: those it
