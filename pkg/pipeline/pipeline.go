@@ -37,6 +37,32 @@ func New(stages ...Stage) (*Pipeline, error) {
 		deps:     make(map[string][]string),
 		defs:     make(map[string]handoff.Def),
 	}
+	byName, errs := p.addStages(stages)
+	for _, s := range stages {
+		if s == nil || byName[s.Name()] != s {
+			continue
+		}
+		errs = append(errs, p.linkNeeds(s)...)
+		errs = append(errs, p.linkAfter(s, byName)...)
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("pipeline: %w", errors.Join(errs...))
+	}
+	order, err := topoSort(stages, p.deps)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	p.stages = order
+	for i, s := range order {
+		p.index[s.Name()] = i
+	}
+	return p, nil
+}
+
+// addStages checks each stage's name and records the handoffs it gives,
+// so that needs can be linked to their producers whatever the order. It
+// returns the stages by name, without those refused.
+func (p *Pipeline) addStages(stages []Stage) (map[string]Stage, []error) {
 	var errs []error
 	byName := make(map[string]Stage)
 	for _, s := range stages {
@@ -54,62 +80,68 @@ func New(stages ...Stage) (*Pipeline, error) {
 			continue
 		}
 		byName[name] = s
-		for _, d := range s.Gives() {
-			if err := p.addDef(name, d); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if other, ok := p.producer[d.Name()]; ok {
-				errs = append(errs, fmt.Errorf("handoff %q is given by two stages, %q and %q: rename one of them", d.Name(), other.Name(), name))
-				continue
-			}
-			p.producer[d.Name()] = s
-		}
+		errs = append(errs, p.addGives(s)...)
 	}
-	for _, s := range stages {
-		if s == nil || byName[s.Name()] != s {
+	return byName, errs
+}
+
+// addGives records s as the producer of each handoff it gives.
+func (p *Pipeline) addGives(s Stage) []error {
+	var errs []error
+	for _, d := range s.Gives() {
+		if err := p.addDef(s.Name(), d); err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		name := s.Name()
-		for _, d := range s.Needs() {
-			if err := p.addDef(name, d); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			prod, ok := p.producer[d.Name()]
-			switch {
-			case !ok:
-			case prod == s:
-				errs = append(errs, fmt.Errorf("stage %q both needs and gives handoff %q", name, d.Name()))
-			default:
-				p.deps[name] = appendUnique(p.deps[name], prod.Name())
-			}
+		if other, ok := p.producer[d.Name()]; ok {
+			errs = append(errs, fmt.Errorf("handoff %q is given by two stages, %q and %q: rename one of them", d.Name(), other.Name(), s.Name()))
+			continue
 		}
-		if seq, ok := s.(Sequencer); ok {
-			for _, after := range seq.After() {
-				switch {
-				case after == name:
-					errs = append(errs, fmt.Errorf("stage %q is set to run after itself", name))
-				case byName[after] == nil:
-					errs = append(errs, fmt.Errorf("stage %q is set to run after %q, which is not in the pipeline", name, after))
-				default:
-					p.deps[name] = appendUnique(p.deps[name], after)
-				}
-			}
+		p.producer[d.Name()] = s
+	}
+	return errs
+}
+
+// linkNeeds makes s depend on the producer of each handoff it needs.
+func (p *Pipeline) linkNeeds(s Stage) []error {
+	var errs []error
+	name := s.Name()
+	for _, d := range s.Needs() {
+		if err := p.addDef(name, d); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		prod, ok := p.producer[d.Name()]
+		switch {
+		case !ok:
+		case prod == s:
+			errs = append(errs, fmt.Errorf("stage %q both needs and gives handoff %q", name, d.Name()))
+		default:
+			p.deps[name] = appendUnique(p.deps[name], prod.Name())
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("pipeline: %w", errors.Join(errs...))
+	return errs
+}
+
+// linkAfter makes a Sequencer depend on the stages it names in After.
+func (p *Pipeline) linkAfter(s Stage, byName map[string]Stage) []error {
+	seq, ok := s.(Sequencer)
+	if !ok {
+		return nil
 	}
-	order, err := topoSort(stages, p.deps)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: %w", err)
+	var errs []error
+	name := s.Name()
+	for _, after := range seq.After() {
+		switch {
+		case after == name:
+			errs = append(errs, fmt.Errorf("stage %q is set to run after itself", name))
+		case byName[after] == nil:
+			errs = append(errs, fmt.Errorf("stage %q is set to run after %q, which is not in the pipeline", name, after))
+		default:
+			p.deps[name] = appendUnique(p.deps[name], after)
+		}
 	}
-	p.stages = order
-	for i, s := range order {
-		p.index[s.Name()] = i
-	}
-	return p, nil
+	return errs
 }
 
 func (p *Pipeline) addDef(stage string, d handoff.Def) error {
