@@ -119,11 +119,44 @@ var ErrAuth = errors.New("ssh authentication failed")
 // that does not match stops the wait at once, naming the host. On timeout
 // the *Error lists every host that never became ready.
 func Wait(ctx context.Context, hosts []Host, opts Options) error {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	w := &waiter{opts: opts, start: time.Now(), cancel: cancel}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.waitHost(wctx, h)
+		}()
+	}
+	wg.Wait()
+	if w.permanent != nil {
+		return fmt.Errorf("wait for ssh: %w", w.permanent)
+	}
+	if len(w.notReady) == 0 {
+		return nil
+	}
+	sort.Slice(w.notReady, func(i, j int) bool { return w.notReady[i].Host.Name < w.notReady[j].Host.Name })
+	cause := ctx.Err()
+	if cause == nil {
+		cause = fmt.Errorf("timed out after %s", opts.Timeout)
+	}
+	return &Error{NotReady: w.notReady, Cause: cause}
+}
+
+// withDefaults checks the options Wait cannot do without and fills in the
+// defaults of the others.
+func (opts Options) withDefaults() (Options, error) {
 	if len(opts.Signers) == 0 {
-		return errors.New("wait for ssh: no client key given")
+		return opts, errors.New("wait for ssh: no client key given")
 	}
 	if opts.HostKeys.callback == nil {
-		return errors.New("wait for ssh: no host key policy: use KnownHosts, PinnedHostKeys or TrustOnFirstUse (or InsecureIgnoreHostKey, by name)")
+		return opts, errors.New("wait for ssh: no host key policy: use KnownHosts, PinnedHostKeys or TrustOnFirstUse (or InsecureIgnoreHostKey, by name)")
 	}
 	if opts.HandshakeTimeout <= 0 {
 		opts.HandshakeTimeout = 5 * time.Second
@@ -140,64 +173,59 @@ func Wait(ctx context.Context, hosts []Host, opts Options) error {
 	if len(opts.ReadyExitCodes) == 0 {
 		opts.ReadyExitCodes = []int{0, 2}
 	}
-	wctx, cancel := context.WithTimeout(ctx, opts.Timeout)
-	defer cancel()
-	start := time.Now()
-	var (
-		mu        sync.Mutex
-		notReady  []*HostError
-		permanent *HostError
-		wg        sync.WaitGroup
-	)
-	for _, h := range hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			policy := pipeline.RetryPolicy{Attempts: 1 << 30, Base: opts.Interval, MaxWait: opts.MaxInterval}
-			var prev error // of the last probe that ran its course
-			attempts, err := policy.Do(wctx, func(ctx context.Context, _ int) error {
-				err := probeSSH(ctx, h, opts)
-				if err != nil && prev != nil && ended(ctx) {
-					// Cut short by the end of the wait: its error (a
-					// closed connection) says less than the one before.
-					cause := ctx.Err()
-					if cause == nil { // past the deadline, before ctx's timer says so
-						cause = context.DeadlineExceeded
-					}
-					return fmt.Errorf("%w; last attempt: %w", cause, prev)
-				}
-				prev = err
-				return err
-			})
-			if err == nil {
-				if opts.OnReady != nil {
-					opts.OnReady(h, attempts, time.Since(start))
-				}
-				return
+	return opts, nil
+}
+
+// waiter is one Wait: what the hosts' goroutines found.
+type waiter struct {
+	opts   Options
+	start  time.Time
+	cancel context.CancelFunc // ends the whole wait
+
+	mu        sync.Mutex
+	notReady  []*HostError
+	permanent *HostError // the first host that retrying cannot help
+}
+
+// waitHost probes h until it is ready, the wait ends, or a probe fails in
+// a way retrying cannot mend, which ends the wait for every host.
+func (w *waiter) waitHost(ctx context.Context, h Host) {
+	attempts, err := w.probeUntilReady(ctx, h)
+	if err == nil {
+		if w.opts.OnReady != nil {
+			w.opts.OnReady(h, attempts, time.Since(w.start))
+		}
+		return
+	}
+	he := &HostError{Host: h, Attempts: attempts, Err: err}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.notReady = append(w.notReady, he)
+	if !pipeline.IsRetryable(err) && ctx.Err() == nil && w.permanent == nil {
+		w.permanent = he
+		w.cancel() // a refused key will not be accepted later
+	}
+}
+
+// probeUntilReady probes h, backing off between probes, until one
+// succeeds, one fails for good, or ctx ends. When ctx cuts a probe short,
+// the error is the previous probe's, which says more than a closed
+// connection.
+func (w *waiter) probeUntilReady(ctx context.Context, h Host) (attempts int, err error) {
+	policy := pipeline.RetryPolicy{Attempts: 1 << 30, Base: w.opts.Interval, MaxWait: w.opts.MaxInterval}
+	var prev error // of the last probe that ran its course
+	return policy.Do(ctx, func(ctx context.Context, _ int) error {
+		err := probeSSH(ctx, h, w.opts)
+		if err != nil && prev != nil && ended(ctx) {
+			cause := ctx.Err()
+			if cause == nil { // past the deadline, before ctx's timer says so
+				cause = context.DeadlineExceeded
 			}
-			he := &HostError{Host: h, Attempts: attempts, Err: err}
-			mu.Lock()
-			defer mu.Unlock()
-			notReady = append(notReady, he)
-			if !pipeline.IsRetryable(err) && wctx.Err() == nil && permanent == nil {
-				permanent = he
-				cancel() // a refused key will not be accepted later
-			}
-		}()
-	}
-	wg.Wait()
-	if permanent != nil {
-		return fmt.Errorf("wait for ssh: %w", permanent)
-	}
-	if len(notReady) == 0 {
-		return nil
-	}
-	sort.Slice(notReady, func(i, j int) bool { return notReady[i].Host.Name < notReady[j].Host.Name })
-	cause := ctx.Err()
-	if cause == nil {
-		cause = fmt.Errorf("timed out after %s", opts.Timeout)
-	}
-	return &Error{NotReady: notReady, Cause: cause}
+			return fmt.Errorf("%w; last attempt: %w", cause, prev)
+		}
+		prev = err
+		return err
+	})
 }
 
 // ended reports whether ctx is done or past its deadline: a dial that hits
