@@ -1,7 +1,6 @@
 package sshwait
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
@@ -302,7 +302,7 @@ func runReady(ctx context.Context, client *ssh.Client, opts Options) error {
 		return pipeline.Retryable(err)
 	}
 	defer s.Close()
-	out := &lockedBuffer{}
+	out := &proc.Buffer{}
 	s.Stdout, s.Stderr = out, out
 	done := make(chan error, 1)
 	go func() { done <- s.Run(opts.ReadyCommand) }()
@@ -329,22 +329,4 @@ func runReady(ctx context.Context, client *ssh.Client, opts Options) error {
 		text = "…" + text[len(text)-200:]
 	}
 	return pipeline.Retryable(fmt.Errorf("readiness command %q exited %d: %s", opts.ReadyCommand, code, text))
-}
-
-// lockedBuffer is a buffer two copying goroutines can write at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
