@@ -106,82 +106,113 @@ func (inv *AnsibleInventory) Hosts() []InventoryHost {
 	if inv == nil {
 		return nil
 	}
-	type member struct {
-		group string
-		vars  map[string]any
-	}
-	memberships := map[string][]member{}
-	for name, g := range inv.groups {
-		for host, vars := range g.hosts {
-			memberships[host] = append(memberships[host], member{name, vars})
-		}
-	}
-	// Hosts of the same groups share their groups' vars: work them out
-	// once per set of groups, not once per host.
-	t := inv.tree()
-	type shared struct {
-		vars   map[string]any
-		groups []string
-	}
-	byGroups := map[string]shared{}
+	memberships := inv.memberships()
+	shared := groupSetVars{inv: inv, tree: inv.tree(), bySet: map[string]groupSet{}}
 	hosts := make([]InventoryHost, 0, len(memberships))
-	var key strings.Builder
 	for name, ms := range memberships {
 		sort.Slice(ms, func(i, j int) bool { return ms[i].group < ms[j].group })
-		key.Reset()
-		for _, m := range ms {
-			key.WriteString(m.group)
-			key.WriteByte(0)
-		}
-		sh, ok := byGroups[key.String()]
-		if !ok {
-			groups := []string{}
-			for _, m := range ms {
-				for _, a := range t.ancestors(m.group) {
-					groups = appendNew(groups, a)
-				}
-			}
-			sort.Slice(groups, func(i, j int) bool {
-				if t.depth[groups[i]] != t.depth[groups[j]] {
-					return t.depth[groups[i]] < t.depth[groups[j]]
-				}
-				return groups[i] < groups[j]
-			})
-			sh.vars = map[string]any{}
-			for _, g := range groups {
-				for k, v := range inv.groups[g].vars {
-					sh.vars[k] = v
-				}
-			}
-			for _, m := range ms {
-				sh.groups = append(sh.groups, m.group)
-			}
-			byGroups[key.String()] = sh
-		}
-		n := len(sh.vars)
-		for _, m := range ms {
-			n += len(m.vars)
-		}
-		vars := make(map[string]any, n)
-		for k, v := range sh.vars {
-			vars[k] = v
-		}
-		for _, m := range ms {
-			for k, v := range m.vars {
-				vars[k] = v
-			}
-		}
-		h := InventoryHost{Name: name, Vars: vars, Groups: append([]string(nil), sh.groups...)}
-		h.Address, _ = vars["ansible_host"].(string)
-		if h.Address == "" && isAddress(name) {
-			h.Address = name
-		}
-		h.User, _ = vars["ansible_user"].(string)
-		h.Port, _ = portOf(vars["ansible_port"])
-		hosts = append(hosts, h)
+		hosts = append(hosts, newInventoryHost(name, shared.of(ms), ms))
 	}
 	sort.Slice(hosts, func(i, j int) bool { return hosts[i].Name < hosts[j].Name })
 	return hosts
+}
+
+// membership is a host's place in one group it is listed in, with the
+// vars it has there.
+type membership struct {
+	group string
+	vars  map[string]any
+}
+
+// memberships lists, for each host, the groups that list it.
+func (inv *AnsibleInventory) memberships() map[string][]membership {
+	out := map[string][]membership{}
+	for name, g := range inv.groups {
+		for host, vars := range g.hosts {
+			out[host] = append(out[host], membership{name, vars})
+		}
+	}
+	return out
+}
+
+// groupSet is what the hosts listed in the same groups share: the vars of
+// those groups and their ancestors, and the groups' names.
+type groupSet struct {
+	vars   map[string]any
+	groups []string
+}
+
+// groupSetVars works out the vars of each set of groups once, not once per
+// host: an inventory of thousands of hosts usually has only a few sets.
+type groupSetVars struct {
+	inv   *AnsibleInventory
+	tree  *groupTree
+	bySet map[string]groupSet
+	key   strings.Builder
+}
+
+// of returns what the groups of ms (sorted by group) give their hosts:
+// the vars of every ancestor group, "all" first and the deepest last, so
+// that a child group's vars win over its parents'.
+func (g *groupSetVars) of(ms []membership) groupSet {
+	g.key.Reset()
+	for _, m := range ms {
+		g.key.WriteString(m.group)
+		g.key.WriteByte(0)
+	}
+	if sh, ok := g.bySet[g.key.String()]; ok {
+		return sh
+	}
+	t := g.tree
+	groups := []string{}
+	for _, m := range ms {
+		for _, a := range t.ancestors(m.group) {
+			groups = appendNew(groups, a)
+		}
+	}
+	sort.Slice(groups, func(i, j int) bool {
+		if t.depth[groups[i]] != t.depth[groups[j]] {
+			return t.depth[groups[i]] < t.depth[groups[j]]
+		}
+		return groups[i] < groups[j]
+	})
+	sh := groupSet{vars: map[string]any{}}
+	for _, name := range groups {
+		for k, v := range g.inv.groups[name].vars {
+			sh.vars[k] = v
+		}
+	}
+	for _, m := range ms {
+		sh.groups = append(sh.groups, m.group)
+	}
+	g.bySet[g.key.String()] = sh
+	return sh
+}
+
+// newInventoryHost is the host name with its groups' vars and, over them,
+// its own, and the connection settings Ansible reads from those vars.
+func newInventoryHost(name string, sh groupSet, ms []membership) InventoryHost {
+	n := len(sh.vars)
+	for _, m := range ms {
+		n += len(m.vars)
+	}
+	vars := make(map[string]any, n)
+	for k, v := range sh.vars {
+		vars[k] = v
+	}
+	for _, m := range ms {
+		for k, v := range m.vars {
+			vars[k] = v
+		}
+	}
+	h := InventoryHost{Name: name, Vars: vars, Groups: append([]string(nil), sh.groups...)}
+	h.Address, _ = vars["ansible_host"].(string)
+	if h.Address == "" && isAddress(name) {
+		h.Address = name
+	}
+	h.User, _ = vars["ansible_user"].(string)
+	h.Port, _ = portOf(vars["ansible_port"])
+	return h
 }
 
 // groupTree is the inventory's groups seen from the children up.
