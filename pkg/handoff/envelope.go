@@ -9,9 +9,9 @@ import (
 	"time"
 )
 
-// SchemaVersion is the version of the envelope a Store writes. A reader
+// schemaVersion is the version of the envelope a Store writes. A reader
 // rejects a newer version instead of guessing at it.
-const SchemaVersion = 1
+const schemaVersion = 1
 
 // envelope is a stored handoff: the value and what is known about it.
 type envelope struct {
@@ -25,8 +25,8 @@ type envelope struct {
 	Sensitive bool            `json:"sensitive,omitempty"`
 }
 
-// EncodeEnvelope returns the versioned JSON envelope that stores v.
-func EncodeEnvelope(v Value) ([]byte, error) {
+// encodeEnvelope returns the versioned JSON envelope that stores v.
+func encodeEnvelope(v Value) ([]byte, error) {
 	if err := ValidName(v.Name); err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func EncodeEnvelope(v Value) ([]byte, error) {
 	}
 	v.Raw = compact.Bytes()
 	env := envelope{
-		Schema:    SchemaVersion,
+		Schema:    schemaVersion,
 		Name:      v.Name,
 		Value:     v.Raw,
 		SHA256:    v.SHA256(),
@@ -55,12 +55,12 @@ func EncodeEnvelope(v Value) ([]byte, error) {
 	return append(out, '\n'), nil
 }
 
-// DecodeEnvelope reads a stored envelope and checks it: a known schema
+// decodeEnvelope reads a stored envelope and checks it: a known schema
 // version, a valid name and a value whose checksum matches, so a truncated
 // or hand-edited file is rejected rather than used. The returned value's
 // Source is FromStore. It does not validate the value against a Def; the
 // Store does that.
-func DecodeEnvelope(data []byte) (Value, error) {
+func decodeEnvelope(data []byte) (Value, error) {
 	var env envelope
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -74,8 +74,8 @@ func DecodeEnvelope(data []byte) (Value, error) {
 		return Value{}, errors.New("trailing data after the envelope")
 	}
 	switch {
-	case env.Schema > SchemaVersion:
-		return Value{}, fmt.Errorf("schema version %d is newer than this baton understands (%d): upgrade baton", env.Schema, SchemaVersion)
+	case env.Schema > schemaVersion:
+		return Value{}, fmt.Errorf("schema version %d is newer than this baton understands (%d): upgrade baton", env.Schema, schemaVersion)
 	case env.Schema < 1:
 		return Value{}, fmt.Errorf("schema version %d is not valid", env.Schema)
 	}

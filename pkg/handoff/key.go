@@ -68,16 +68,16 @@ func ValidName(name string) error {
 	return nil
 }
 
-// DefaultEnvVar is the environment variable a handoff named name is read
+// defaultEnvVar is the environment variable a handoff named name is read
 // from unless its Key says otherwise: BATON_ and the name in upper case with
 // '-' and '.' turned into '_' (template_id → BATON_TEMPLATE_ID).
-func DefaultEnvVar(name string) string {
+func defaultEnvVar(name string) string {
 	return "BATON_" + strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(name))
 }
 
 func newKey[T any](name, format string, k key[T]) Key[T] {
 	k.name = name
-	k.env = DefaultEnvVar(name)
+	k.env = defaultEnvVar(name)
 	k.format = format
 	k.nameErr = ValidName(name)
 	return Key[T]{k: &k}
@@ -100,7 +100,9 @@ func (k Key[T]) Name() string {
 	return k.k.name
 }
 
-// EnvVar returns the environment variable that may give the value.
+// EnvVar returns the environment variable that may give the value: unless
+// WithEnvVar says otherwise, BATON_ and the name in upper case with '-' and
+// '.' turned into '_' (template_id → BATON_TEMPLATE_ID).
 func (k Key[T]) EnvVar() string {
 	if k.k == nil {
 		return ""

@@ -138,8 +138,8 @@ func TestDefaultEnvVar(t *testing.T) {
 		"app.db-url":   "BATON_APP_DB_URL",
 		"web_template": "BATON_WEB_TEMPLATE",
 	} {
-		if got := DefaultEnvVar(name); got != want {
-			t.Errorf("DefaultEnvVar(%q) = %q, want %q", name, got, want)
+		if got := defaultEnvVar(name); got != want {
+			t.Errorf("defaultEnvVar(%q) = %q, want %q", name, got, want)
 		}
 	}
 	if got := NewString("x").WithEnvVar("MY_X").EnvVar(); got != "MY_X" {

@@ -58,7 +58,7 @@ func (s *Store) Path(name string) string { return filepath.Join(s.dir, name+".js
 
 // Put stores v, replacing the value stored under its name.
 func (s *Store) Put(v Value) error {
-	data, err := EncodeEnvelope(v)
+	data, err := encodeEnvelope(v)
 	if err != nil {
 		return fmt.Errorf("handoff store: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *Store) read(name string) (Value, error) {
 	if err != nil {
 		return Value{}, fmt.Errorf("handoff store: %w", err)
 	}
-	v, err := DecodeEnvelope(data)
+	v, err := decodeEnvelope(data)
 	if err != nil {
 		return Value{}, &CorruptError{Path: path, Err: err}
 	}

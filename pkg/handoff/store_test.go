@@ -59,7 +59,7 @@ func TestStoreGetNotStored(t *testing.T) {
 }
 
 func TestStoreRejectsDamagedFiles(t *testing.T) {
-	good, err := EncodeEnvelope(Value{Name: "template_id", Raw: []byte("8025"), Stage: "packer"})
+	good, err := encodeEnvelope(Value{Name: "template_id", Raw: []byte("8025"), Stage: "packer"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +96,7 @@ func TestStoreRejectsDamagedFiles(t *testing.T) {
 
 func mustEnvelope(t *testing.T, name, raw string) string {
 	t.Helper()
-	b, err := EncodeEnvelope(Value{Name: name, Raw: []byte(raw)})
+	b, err := encodeEnvelope(Value{Name: name, Raw: []byte(raw)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,22 +178,22 @@ func TestStoreListSkipsTempFilesAndReportsDamage(t *testing.T) {
 
 func TestEnvelopeRoundTrip(t *testing.T) {
 	in := Value{Name: "template_id", Raw: []byte(" 8025 "), Stage: "packer", RunID: "r", Time: time.Unix(1, 0).UTC(), Sensitive: true}
-	b, err := EncodeEnvelope(in)
+	b, err := encodeEnvelope(in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := DecodeEnvelope(b)
+	out, err := decodeEnvelope(b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(out.Raw) != "8025" || out.Stage != "packer" || out.RunID != "r" || !out.Sensitive || !out.Time.Equal(in.Time) {
 		t.Errorf("round trip = %+v", out)
 	}
-	if _, err := EncodeEnvelope(Value{Name: "x", Raw: []byte("{")}); err == nil {
-		t.Error("EncodeEnvelope accepted invalid JSON")
+	if _, err := encodeEnvelope(Value{Name: "x", Raw: []byte("{")}); err == nil {
+		t.Error("encodeEnvelope accepted invalid JSON")
 	}
-	if _, err := DecodeEnvelope(append(b, []byte(`{"schema":1}`)...)); err == nil {
-		t.Error("DecodeEnvelope accepted trailing data")
+	if _, err := decodeEnvelope(append(b, []byte(`{"schema":1}`)...)); err == nil {
+		t.Error("decodeEnvelope accepted trailing data")
 	}
 }
 
@@ -203,22 +203,22 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		{Name: "inventory", Raw: []byte(`{"all":{"hosts":{"web-1":{"ansible_host":"127.0.0.11"}}}}`)},
 		{Name: "token", Raw: []byte(`"s3cret"`), Sensitive: true},
 	} {
-		b, _ := EncodeEnvelope(v)
+		b, _ := encodeEnvelope(v)
 		f.Add(b)
 		f.Add(b[:len(b)/2])
 	}
 	f.Add([]byte(`{"schema":99}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		v, err := DecodeEnvelope(data)
+		v, err := decodeEnvelope(data)
 		if err != nil {
 			return
 		}
 		// Whatever decodes must encode again and decode to the same value.
-		b, err := EncodeEnvelope(v)
+		b, err := encodeEnvelope(v)
 		if err != nil {
 			t.Fatalf("decoded %+v but cannot encode it: %v", v, err)
 		}
-		w, err := DecodeEnvelope(b)
+		w, err := decodeEnvelope(b)
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
