@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/baton-deploy/baton/pkg/handoff"
 )
 
 // FileName is the pipeline file's name at the root of a repository.
@@ -30,19 +32,12 @@ type Options struct {
 	Getenv func(string) string
 }
 
-var (
-	labelRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,30}$`)
-	envRE   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
-)
+var labelRE = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,30}$`)
 
 // ValidEnv reports whether name can name an environment: its state
-// directory and lock are named after it.
-func ValidEnv(name string) error {
-	if !envRE.MatchString(name) {
-		return fmt.Errorf("environment name %q is not valid: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", name)
-	}
-	return nil
-}
+// directory and lock are named after it. It is handoff.ValidEnvName, the
+// one rule, here beside the environment blocks it checks.
+func ValidEnv(name string) error { return handoff.ValidEnvName(name) }
 
 // Load reads and checks the pipeline file at path. Its error, when the
 // file has problems, is a Problems listing each with its line.
