@@ -38,9 +38,10 @@ type Ansible struct {
 	// Inventory is the handoff that holds the inventory; nil means
 	// handoff.Inventory.
 	Inventory handoff.Key[*handoff.AnsibleInventory]
-	// Vars pass handoffs as --extra-vars; ExtraVars are static ones.
-	Vars      []Var
-	ExtraVars map[string]string
+	// Vars pass handoffs as --extra-vars; Set are static --extra-vars
+	// (a handoff of the same name wins).
+	Vars []Var
+	Set  map[string]string
 	// Limit and Tags narrow the run (--limit, --tags).
 	Limit string
 	Tags  []string
@@ -292,7 +293,7 @@ func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, err
 		return "", err
 	}
 	f.addMap("var", vals)
-	f.addMap("extra", a.ExtraVars)
+	f.addMap("extra", a.Set)
 	f.add("limit", a.Limit)
 	f.add("tags", strings.Join(a.Tags, ","))
 	if err := f.addTree(a.Dir, withSkip("*.retry", "fact_cache")...); err != nil {
@@ -327,12 +328,9 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if err != nil {
 		return nil, err
 	}
-	vals, err := varValues(j.In, a.Vars)
+	vals, err := toolVars(j.In, a.Vars, a.Set)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range a.ExtraVars {
-		vals[k] = v
 	}
 	r := &ansibleRun{a: a, bin: bin, inventory: inv.path, hosts: inv.hosts, extra: vals}
 	env, err := a.environment(j, r, inv)

@@ -30,8 +30,9 @@ type Packer struct {
 	// Binary is the packer executable, a name on PATH or a path; "" means
 	// "packer".
 	Binary string
-	// Vars are passed as -var name=value; VarFiles as -var-file.
-	Vars     map[string]string
+	// Set are static values, passed as -var name=value; VarFiles as
+	// -var-file. (A build needs no handoff, so Packer has no Vars.)
+	Set      map[string]string
 	VarFiles []string
 	// Manifest, when set, is the file the template's manifest
 	// post-processor writes (relative to Dir, or absolute). The ID is then
@@ -109,14 +110,14 @@ func (p *Packer) template() string {
 }
 
 func (p *Packer) varArgs() []string {
-	names := make([]string, 0, len(p.Vars))
-	for n := range p.Vars {
+	names := make([]string, 0, len(p.Set))
+	for n := range p.Set {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var args []string
 	for _, n := range names {
-		args = append(args, "-var", n+"="+p.Vars[n])
+		args = append(args, "-var", n+"="+p.Set[n])
 	}
 	for _, f := range p.VarFiles {
 		args = append(args, "-var-file="+f)
@@ -424,7 +425,7 @@ func (p *Packer) Fingerprint(ctx context.Context, j *pipeline.Job) (string, erro
 	f := newFingerprint("packer")
 	f.add("version", v.String())
 	f.add("template", p.template())
-	f.addMap("var", p.Vars)
+	f.addMap("var", p.Set)
 	for _, vf := range p.VarFiles {
 		f.add("var-file", vf)
 	}

@@ -112,7 +112,7 @@ func TestManifestLastRun(t *testing.T) {
 }
 
 func TestPackerArgs(t *testing.T) {
-	p := &Packer{Dir: "/x", Template: "lab.pkr.hcl", Vars: map[string]string{"b": "2", "a": "1"}, VarFiles: []string{"prod.pkrvars.hcl"}}
+	p := &Packer{Dir: "/x", Template: "lab.pkr.hcl", Set: map[string]string{"b": "2", "a": "1"}, VarFiles: []string{"prod.pkrvars.hcl"}}
 	want := []string{"build", "-machine-readable", "-color=false", "-var", "a=1", "-var", "b=2", "-var-file=prod.pkrvars.hcl", "lab.pkr.hcl"}
 	if got := p.buildArgs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("build args:\n got %q\nwant %q", got, want)
@@ -174,7 +174,7 @@ func TestPackerBuildE2E(t *testing.T) {
 	dir := copyDir(t, "testdata/packer/manifest")
 	manifest := filepath.Join(t.TempDir(), "manifest.json")
 	p := &Packer{Dir: dir, Manifest: manifest, IDKey: "template_id",
-		Vars: map[string]string{"manifest": manifest, "template_id": "8031", "secret": "hunter22"}}
+		Set: map[string]string{"manifest": manifest, "template_id": "8031", "secret": "hunter22"}}
 	ctx := context.Background()
 	sum, store, events, err := runStageWithSecrets(t, ctx, p, []string{"hunter22"})
 	if err != nil {
@@ -207,7 +207,7 @@ func TestPackerBuildE2E(t *testing.T) {
 	}
 
 	// A second build appends to the manifest; only the new run counts.
-	p.Vars["template_id"] = "8032"
+	p.Set["template_id"] = "8032"
 	if _, store, _, err = runStageWithSecrets(t, ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestPackerErrorsE2E(t *testing.T) {
 	})
 	t.Run("validate", func(t *testing.T) {
 		dir := copyDir(t, "testdata/packer/manifest")
-		sum, _, _, err := runStage(t, ctx, pipeline.ModePlan, &Packer{Dir: dir, Vars: map[string]string{"manifest": "m.json"}}, nil)
+		sum, _, _, err := runStage(t, ctx, pipeline.ModePlan, &Packer{Dir: dir, Set: map[string]string{"manifest": "m.json"}}, nil)
 		if err != nil || sum.Stages[0].Note != "template is valid" {
 			t.Fatalf("plan: %v, %+v", err, sum)
 		}

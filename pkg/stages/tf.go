@@ -51,7 +51,7 @@ type Terraform struct {
 	// "" means "terraform".
 	Binary string
 	// Vars pass handoffs as -var (template_id → -var template_id=8025);
-	// Set are static -var values.
+	// Set are static -var values (a handoff of the same name wins).
 	Vars []Var
 	Set  map[string]string
 	// VarFiles are passed to plan, apply, check and destroy as -var-file,
@@ -266,14 +266,9 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
-	vals, err := varValues(j.In, t.Vars)
+	vals, err := toolVars(j.In, t.Vars, t.Set)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range t.Set {
-		if _, dup := vals[k]; !dup {
-			vals[k] = v
-		}
 	}
 	for k, v := range vals {
 		r.vars = append(r.vars, k+"="+v)
