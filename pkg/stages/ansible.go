@@ -226,7 +226,7 @@ func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
 	defer r.close(ctx)
 	adhoc := filepath.Join(filepath.Dir(r.bin), "ansible")
 	if _, err := os.Stat(adhoc); err != nil {
-		adhoc, err = LookTool("ansible", "")
+		adhoc, err = lookTool("ansible", "")
 		if err != nil {
 			return err
 		}
@@ -268,7 +268,7 @@ func (a *Ansible) CheckReuse(ctx context.Context, j *pipeline.Job) error { retur
 // Fingerprint implements pipeline.Fingerprinter: the playbook directory,
 // the inventory, the variables and Ansible's version.
 func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
-	bin, err := LookTool("ansible-playbook", a.Binary)
+	bin, err := lookTool("ansible-playbook", a.Binary)
 	if err != nil {
 		return "", err
 	}
@@ -317,7 +317,7 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if a.Dir == "" {
 		return nil, errors.New("ansible: Dir is not set")
 	}
-	bin, err := LookTool("ansible-playbook", a.Binary)
+	bin, err := lookTool("ansible-playbook", a.Binary)
 	if err != nil {
 		return nil, err
 	}

@@ -34,7 +34,7 @@ func ListInventory(ctx context.Context, x Exec, dir, path string) (*handoff.Ansi
 	if _, err := os.Stat(full); err != nil {
 		return nil, fmt.Errorf("inventory %s: %w (paths are relative to %s)", path, err, dir)
 	}
-	bin, err := LookTool("ansible-inventory", "")
+	bin, err := lookTool("ansible-inventory", "")
 	if err != nil {
 		return nil, err
 	}

@@ -317,7 +317,7 @@ func (p *Packer) prepare(ctx context.Context, j *pipeline.Job) (string, error) {
 	if p.Dir == "" {
 		return "", errors.New("packer: Dir is not set")
 	}
-	bin, err := LookTool("packer", p.Binary)
+	bin, err := lookTool("packer", p.Binary)
 	if err != nil {
 		return "", err
 	}
@@ -414,7 +414,7 @@ func truncateLine(s string) string {
 // variables and Packer's version. A build whose fingerprint is unchanged
 // is only skipped while its template still exists (see Exists).
 func (p *Packer) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
-	bin, err := LookTool("packer", p.Binary)
+	bin, err := lookTool("packer", p.Binary)
 	if err != nil {
 		return "", err
 	}

@@ -218,7 +218,7 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if t.Binary != "" && filepath.Base(t.Binary) == "tofu" {
 		name = "tofu"
 	}
-	bin, err := LookTool(name, t.Binary)
+	bin, err := lookTool(name, t.Binary)
 	if err != nil {
 		return nil, err
 	}

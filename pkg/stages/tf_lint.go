@@ -36,7 +36,7 @@ func (r *tfRun) gate(ctx context.Context) error {
 	if r.t.Lint == LintOff {
 		return nil
 	}
-	tflint, err := LookTool("tflint", "")
+	tflint, err := lookTool("tflint", "")
 	if err != nil {
 		if r.t.Lint == LintIfPresent {
 			r.j.Printf("tflint is not installed: lint skipped")
