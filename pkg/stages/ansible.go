@@ -17,8 +17,8 @@ import (
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// MaxForks caps the forks Ansible is given by default, one per host.
-const MaxForks = 50
+// maxForks caps the forks Ansible is given by default, one per host.
+const maxForks = 50
 
 // Ansible runs `ansible-playbook -i <inventory> <playbook>` in Dir, after
 // a syntax check, so that the user's ansible.cfg, roles and collections
@@ -45,7 +45,7 @@ type Ansible struct {
 	// Limit and Tags narrow the run (--limit, --tags).
 	Limit string
 	Tags  []string
-	// Forks is Ansible's parallelism; 0 means one per host, up to MaxForks.
+	// Forks is Ansible's parallelism; 0 means one per host, up to maxForks.
 	Forks int
 	// KnownHosts, when set, is the known_hosts file hosts are checked
 	// against: the one the wait for SSH wrote.
@@ -154,7 +154,7 @@ func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extr
 	}
 	var out proc.Buffer
 	err = a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: append(r.args(), extra...), env: r.env, stream: stream, stdout: &out})
-	recap := ParseRecap(out.Bytes())
+	recap := parseRecap(out.Bytes())
 	if recap != nil {
 		if derr := j.SetDetail(map[string]any{"recap": recap}); derr != nil {
 			j.Log.Warn().Err(derr).Msg("cannot record the recap")
@@ -195,7 +195,7 @@ func (a *Ansible) syntaxCheck(ctx context.Context, j *pipeline.Job, r *ansibleRu
 // explain turns ansible-playbook's exit status into an error that names
 // the hosts: 2 is failed hosts, 4 unreachable hosts or, with no recap, an
 // inventory or playbook that did not parse.
-func (a *Ansible) explain(err error, recap Recap) error {
+func (a *Ansible) explain(err error, recap playRecap) error {
 	var te *ToolError
 	if !errors.As(err, &te) || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ansible-playbook: %w", err)

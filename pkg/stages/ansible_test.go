@@ -28,8 +28,8 @@ web-1                      : ok=2    changed=1    unreachable=0    failed=0    s
 `
 
 func TestParseRecap(t *testing.T) {
-	r := ParseRecap([]byte(recapOutput))
-	want := Recap{
+	r := parseRecap([]byte(recapOutput))
+	want := playRecap{
 		{Host: "db-1", Unreachable: 1},
 		{Host: "web-1", OK: 2, Changed: 1, Skipped: 1},
 		{Host: "web-2", OK: 2, Changed: 1, Failed: 1},
@@ -46,7 +46,7 @@ func TestParseRecap(t *testing.T) {
 	if got, want := r.String(), "3 hosts: ok=4 changed=2 unreachable=1 failed=1"; got != want {
 		t.Errorf("String = %q, want %q", got, want)
 	}
-	if ParseRecap([]byte("ERROR! the playbook could not be parsed")) != nil {
+	if parseRecap([]byte("ERROR! the playbook could not be parsed")) != nil {
 		t.Error("a recap from output without one")
 	}
 }
@@ -55,7 +55,7 @@ func FuzzParseRecap(f *testing.F) {
 	f.Add([]byte(recapOutput))
 	f.Add([]byte("PLAY RECAP\nh : ok=1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := ParseRecap(data)
+		r := parseRecap(data)
 		for _, h := range r {
 			if h.Host == "" || strings.ContainsAny(h.Host, " \t") {
 				t.Fatalf("bad host %q", h.Host)

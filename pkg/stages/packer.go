@@ -152,7 +152,7 @@ func (p *Packer) Run(ctx context.Context, j *pipeline.Job) error {
 	}
 	var out proc.Buffer
 	err = p.Exec.run(ctx, j, command{tool: "packer", path: bin, dir: p.Dir, args: p.buildArgs(), stream: "build", stdout: &out, show: humanLine})
-	mo, perr := ParseMachineReadable(out.Bytes())
+	mo, perr := parseMachineReadable(out.Bytes())
 	if err != nil {
 		var te *ToolError
 		if mo != nil && len(mo.Errors) > 0 && errors.As(err, &te) && strings.TrimSpace(te.Stderr) == "" {
@@ -189,7 +189,7 @@ type builtID struct {
 
 // artifactIDs picks each wanted handoff's ID from the manifest's last run
 // or from the machine-readable artifact lines.
-func (p *Packer) artifactIDs(mo *MachineOutput, manifest, before string) ([]builtID, error) {
+func (p *Packer) artifactIDs(mo *machineOutput, manifest, before string) ([]builtID, error) {
 	type found struct{ build, short, id string }
 	var builds []found
 	if manifest != "" {
@@ -265,12 +265,12 @@ func (p *Packer) manifestPath() string {
 	return filepath.Join(p.Dir, p.Manifest)
 }
 
-func readManifest(path string) (*Manifest, error) {
+func readManifest(path string) (*packerManifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := ParseManifest(data)
+	m, err := parseManifest(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
