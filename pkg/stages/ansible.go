@@ -196,8 +196,8 @@ func (a *Ansible) syntaxCheck(ctx context.Context, j *pipeline.Job, r *ansibleRu
 // the hosts: 2 is failed hosts, 4 unreachable hosts or, with no recap, an
 // inventory or playbook that did not parse.
 func (a *Ansible) explain(err error, recap playRecap) error {
-	var te *ToolError
-	if !errors.As(err, &te) || errors.Is(err, context.Canceled) {
+	te, ok := errors.AsType[*ToolError](err)
+	if !ok || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ansible-playbook: %w", err)
 	}
 	failed, unreachable := recap.Failed(), recap.Unreachable()

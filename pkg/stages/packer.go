@@ -154,8 +154,7 @@ func (p *Packer) Run(ctx context.Context, j *pipeline.Job) error {
 	err = p.Exec.run(ctx, j, command{tool: "packer", path: bin, dir: p.Dir, args: p.buildArgs(), stream: "build", stdout: &out, show: humanLine})
 	mo, perr := parseMachineReadable(out.Bytes())
 	if err != nil {
-		var te *ToolError
-		if mo != nil && len(mo.Errors) > 0 && errors.As(err, &te) && strings.TrimSpace(te.Stderr) == "" {
+		if te, ok := errors.AsType[*ToolError](err); ok && mo != nil && len(mo.Errors) > 0 && strings.TrimSpace(te.Stderr) == "" {
 			te.Stderr = j.Redact(strings.Join(mo.Errors, "\n"))
 		}
 		return fmt.Errorf("packer build: %w", err)

@@ -305,8 +305,7 @@ func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 		return nil
 	}
 	te := &ToolError{Tool: filepath.Base(r.bin), Args: redactAll(r.j, args), ExitCode: -1, Stderr: r.j.Redact(tail.String()), Err: err}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) && exitErr.Exited() {
+	if exitErr, ok := errors.AsType[*exec.ExitError](err); ok && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()
 	}
 	// terraform-exec's error for a run cancelled as it started has no

@@ -27,8 +27,7 @@ func (r *tfRun) gate(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		var te *ToolError
-		if errors.As(err, &te) && len(vout) > 0 {
+		if te, ok := errors.AsType[*ToolError](err); ok && len(vout) > 0 {
 			te.Stderr = string(vout)
 		}
 		return fmt.Errorf("terraform validate: %w", err)

@@ -156,8 +156,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		return nil
 	}
 	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: err}
-	var pe *proc.Error
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*proc.Error](err); ok {
 		te.ExitCode, te.Err = pe.ExitCode, pe.Err
 		// Some tools (tflint, Packer with -machine-readable) report on stdout.
 		why := pe.Stderr
