@@ -107,7 +107,7 @@ func Pipeline(repo, state string, hosts, sshPort, appPort int) (*pipeline.Pipeli
 	ex := filepath.Join(repo, "examples", "local")
 	return pipeline.New(
 		&stages.Packer{Dir: filepath.Join(ex, "packer"), Manifest: manifest, IDKey: "template_id",
-			Vars: map[string]string{"registry": registry, "manifest": manifest}},
+			Set: map[string]string{"registry": registry, "manifest": manifest}},
 		&stages.Terraform{Dir: filepath.Join(ex, "terraform"),
 			Vars:          []stages.Var{{Name: "template_id", From: handoff.TemplateID}},
 			Set:           map[string]string{"lab_dir": lab, "host_count": strconv.Itoa(hosts), "ssh_port": strconv.Itoa(sshPort), "app_port": strconv.Itoa(appPort)},

@@ -445,7 +445,7 @@ func BenchmarkConcurrentStages(b *testing.B) {
 		manifest := filepath.Join(dir, "manifest.json")
 		return &stages.Packer{
 			StageName: name, Dir: dir, Manifest: manifest, IDKey: "template_id",
-			Vars:     map[string]string{"manifest": manifest, "template_id": strconv.Itoa(id)},
+			Set:      map[string]string{"manifest": manifest, "template_id": strconv.Itoa(id)},
 			Artifact: handoff.NewTemplateID(name + "_template_id"),
 		}
 	}

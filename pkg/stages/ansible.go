@@ -17,8 +17,8 @@ import (
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
-// MaxForks caps the forks Ansible is given by default, one per host.
-const MaxForks = 50
+// maxForks caps the forks Ansible is given by default, one per host.
+const maxForks = 50
 
 // Ansible runs `ansible-playbook -i <inventory> <playbook>` in Dir, after
 // a syntax check, so that the user's ansible.cfg, roles and collections
@@ -38,13 +38,14 @@ type Ansible struct {
 	// Inventory is the handoff that holds the inventory; nil means
 	// handoff.Inventory.
 	Inventory handoff.Key[*handoff.AnsibleInventory]
-	// Vars pass handoffs as --extra-vars; ExtraVars are static ones.
-	Vars      []Var
-	ExtraVars map[string]string
+	// Vars pass handoffs as --extra-vars; Set are static --extra-vars
+	// (a handoff of the same name wins).
+	Vars []Var
+	Set  map[string]string
 	// Limit and Tags narrow the run (--limit, --tags).
 	Limit string
 	Tags  []string
-	// Forks is Ansible's parallelism; 0 means one per host, up to MaxForks.
+	// Forks is Ansible's parallelism; 0 means one per host, up to maxForks.
 	Forks int
 	// KnownHosts, when set, is the known_hosts file hosts are checked
 	// against: the one the wait for SSH wrote.
@@ -153,7 +154,7 @@ func (a *Ansible) play(ctx context.Context, j *pipeline.Job, stream string, extr
 	}
 	var out proc.Buffer
 	err = a.Exec.run(ctx, j, command{tool: "ansible-playbook", path: r.bin, dir: a.Dir, args: append(r.args(), extra...), env: r.env, stream: stream, stdout: &out})
-	recap := ParseRecap(out.Bytes())
+	recap := parseRecap(out.Bytes())
 	if recap != nil {
 		if derr := j.SetDetail(map[string]any{"recap": recap}); derr != nil {
 			j.Log.Warn().Err(derr).Msg("cannot record the recap")
@@ -194,9 +195,9 @@ func (a *Ansible) syntaxCheck(ctx context.Context, j *pipeline.Job, r *ansibleRu
 // explain turns ansible-playbook's exit status into an error that names
 // the hosts: 2 is failed hosts, 4 unreachable hosts or, with no recap, an
 // inventory or playbook that did not parse.
-func (a *Ansible) explain(err error, recap Recap) error {
-	var te *ToolError
-	if !errors.As(err, &te) || errors.Is(err, context.Canceled) {
+func (a *Ansible) explain(err error, recap playRecap) error {
+	te, ok := errors.AsType[*ToolError](err)
+	if !ok || errors.Is(err, context.Canceled) {
 		return fmt.Errorf("ansible-playbook: %w", err)
 	}
 	failed, unreachable := recap.Failed(), recap.Unreachable()
@@ -225,7 +226,7 @@ func (a *Ansible) Check(ctx context.Context, j *pipeline.Job) error {
 	defer r.close(ctx)
 	adhoc := filepath.Join(filepath.Dir(r.bin), "ansible")
 	if _, err := os.Stat(adhoc); err != nil {
-		adhoc, err = LookTool("ansible", "")
+		adhoc, err = lookTool("ansible", "")
 		if err != nil {
 			return err
 		}
@@ -267,7 +268,7 @@ func (a *Ansible) CheckReuse(ctx context.Context, j *pipeline.Job) error { retur
 // Fingerprint implements pipeline.Fingerprinter: the playbook directory,
 // the inventory, the variables and Ansible's version.
 func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
-	bin, err := LookTool("ansible-playbook", a.Binary)
+	bin, err := lookTool("ansible-playbook", a.Binary)
 	if err != nil {
 		return "", err
 	}
@@ -292,7 +293,7 @@ func (a *Ansible) Fingerprint(ctx context.Context, j *pipeline.Job) (string, err
 		return "", err
 	}
 	f.addMap("var", vals)
-	f.addMap("extra", a.ExtraVars)
+	f.addMap("extra", a.Set)
 	f.add("limit", a.Limit)
 	f.add("tags", strings.Join(a.Tags, ","))
 	if err := f.addTree(a.Dir, withSkip("*.retry", "fact_cache")...); err != nil {
@@ -316,7 +317,7 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if a.Dir == "" {
 		return nil, errors.New("ansible: Dir is not set")
 	}
-	bin, err := LookTool("ansible-playbook", a.Binary)
+	bin, err := lookTool("ansible-playbook", a.Binary)
 	if err != nil {
 		return nil, err
 	}
@@ -327,12 +328,9 @@ func (a *Ansible) prepare(ctx context.Context, j *pipeline.Job) (*ansibleRun, er
 	if err != nil {
 		return nil, err
 	}
-	vals, err := varValues(j.In, a.Vars)
+	vals, err := toolVars(j.In, a.Vars, a.Set)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range a.ExtraVars {
-		vals[k] = v
 	}
 	r := &ansibleRun{a: a, bin: bin, inventory: inv.path, hosts: inv.hosts, extra: vals}
 	env, err := a.environment(j, r, inv)

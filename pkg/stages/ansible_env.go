@@ -83,9 +83,9 @@ func (a *Ansible) environment(j *pipeline.Job, r *ansibleRun, inv ansibleInvento
 	if forks <= 0 {
 		// Ansible starts no more workers than hosts: with an inventory
 		// only it has read, the cap costs nothing.
-		forks = MaxForks
+		forks = maxForks
 		if inv.hosts > 0 {
-			forks = min(inv.hosts, MaxForks)
+			forks = min(inv.hosts, maxForks)
 		}
 	}
 	want := map[string]string{

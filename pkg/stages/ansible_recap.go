@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// HostRecap is one host's line of Ansible's PLAY RECAP.
-type HostRecap struct {
+// hostRecap is one host's line of Ansible's PLAY RECAP.
+type hostRecap struct {
 	Host        string `json:"host"`
 	OK          int    `json:"ok"`
 	Changed     int    `json:"changed"`
@@ -22,24 +22,24 @@ type HostRecap struct {
 	Ignored     int    `json:"ignored"`
 }
 
-// Recap is the PLAY RECAP of an ansible-playbook run, sorted by host.
-type Recap []HostRecap
+// playRecap is the PLAY RECAP of an ansible-playbook run, sorted by host.
+type playRecap []hostRecap
 
 var recapLineRE = regexp.MustCompile(`^(\S+)\s+:\s+((?:[a-z]+=\d+\s*)+)$`)
 
-// ParseRecap reads the PLAY RECAP from ansible-playbook's output. A
+// parseRecap reads the PLAY RECAP from ansible-playbook's output. A
 // playbook with several plays prints one recap at the end; when output
 // holds several (several runs), the last wins. It returns nil when there is
 // no recap, as when the playbook did not parse.
-func ParseRecap(out []byte) Recap {
-	var recap Recap
+func parseRecap(out []byte) playRecap {
+	var recap playRecap
 	in := false
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		if strings.HasPrefix(line, "PLAY RECAP") {
-			in, recap = true, Recap{}
+			in, recap = true, playRecap{}
 			continue
 		}
 		if !in {
@@ -52,7 +52,7 @@ func ParseRecap(out []byte) Recap {
 			}
 			continue
 		}
-		h := HostRecap{Host: m[1]}
+		h := hostRecap{Host: m[1]}
 		for _, kv := range strings.Fields(m[2]) {
 			k, v, _ := strings.Cut(kv, "=")
 			n, err := strconv.Atoi(v)
@@ -83,8 +83,8 @@ func ParseRecap(out []byte) Recap {
 }
 
 // Totals adds up every host's counts.
-func (r Recap) Totals() HostRecap {
-	var t HostRecap
+func (r playRecap) Totals() hostRecap {
+	var t hostRecap
 	for _, h := range r {
 		t.OK += h.OK
 		t.Changed += h.Changed
@@ -99,7 +99,7 @@ func (r Recap) Totals() HostRecap {
 
 // Failed names the hosts with failed tasks; Unreachable those Ansible
 // could not reach.
-func (r Recap) Failed() []string {
+func (r playRecap) Failed() []string {
 	var out []string
 	for _, h := range r {
 		if h.Failed > 0 {
@@ -110,7 +110,7 @@ func (r Recap) Failed() []string {
 }
 
 // Unreachable names the hosts Ansible could not reach.
-func (r Recap) Unreachable() []string {
+func (r playRecap) Unreachable() []string {
 	var out []string
 	for _, h := range r {
 		if h.Unreachable > 0 {
@@ -121,7 +121,7 @@ func (r Recap) Unreachable() []string {
 }
 
 // String summarises the recap in one line.
-func (r Recap) String() string {
+func (r playRecap) String() string {
 	t := r.Totals()
 	hosts := fmt.Sprintf("%d hosts", len(r))
 	if len(r) == 1 {

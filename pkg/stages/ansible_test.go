@@ -28,8 +28,8 @@ web-1                      : ok=2    changed=1    unreachable=0    failed=0    s
 `
 
 func TestParseRecap(t *testing.T) {
-	r := ParseRecap([]byte(recapOutput))
-	want := Recap{
+	r := parseRecap([]byte(recapOutput))
+	want := playRecap{
 		{Host: "db-1", Unreachable: 1},
 		{Host: "web-1", OK: 2, Changed: 1, Skipped: 1},
 		{Host: "web-2", OK: 2, Changed: 1, Failed: 1},
@@ -46,7 +46,7 @@ func TestParseRecap(t *testing.T) {
 	if got, want := r.String(), "3 hosts: ok=4 changed=2 unreachable=1 failed=1"; got != want {
 		t.Errorf("String = %q, want %q", got, want)
 	}
-	if ParseRecap([]byte("ERROR! the playbook could not be parsed")) != nil {
+	if parseRecap([]byte("ERROR! the playbook could not be parsed")) != nil {
 		t.Error("a recap from output without one")
 	}
 }
@@ -55,7 +55,7 @@ func FuzzParseRecap(f *testing.F) {
 	f.Add([]byte(recapOutput))
 	f.Add([]byte("PLAY RECAP\nh : ok=1\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := ParseRecap(data)
+		r := parseRecap(data)
 		for _, h := range r {
 			if h.Host == "" || strings.ContainsAny(h.Host, " \t") {
 				t.Fatalf("bad host %q", h.Host)
@@ -66,7 +66,7 @@ func FuzzParseRecap(f *testing.F) {
 }
 
 func TestAnsibleArgsAndEnv(t *testing.T) {
-	a := &Ansible{Dir: "testdata/ansible", Limit: "web", Tags: []string{"a", "b"}, ExtraVars: map[string]string{"x": "1"}}
+	a := &Ansible{Dir: "testdata/ansible", Limit: "web", Tags: []string{"a", "b"}, Set: map[string]string{"x": "1"}}
 	r := &ansibleRun{a: a, inventory: "/run/inv.json", extra: map[string]string{"x": "1"}}
 	want := []string{"-i", "/run/inv.json", "--extra-vars", `{"x":"1"}`, "--limit", "web", "--tags", "a,b", "site.yml"}
 	if got := r.args(); !reflect.DeepEqual(got, want) {
@@ -157,7 +157,7 @@ func TestAnsibleE2E(t *testing.T) {
 
 	// A failing task names the host that failed.
 	failing := *a
-	failing.ExtraVars = map[string]string{"fail_on": "host-2"}
+	failing.Set = map[string]string{"fail_on": "host-2"}
 	_, _, _, err = runStage(t, ctx, pipeline.ModeRun, &failing, args)
 	if err == nil || !strings.Contains(err.Error(), "failed on host-2") {
 		t.Errorf("run with a failing host: %v, want host-2 named", err)
@@ -188,7 +188,7 @@ func TestAnsibleSyntaxCheckIsCachedPerPlaybooks(t *testing.T) {
 	lab := testlab.Start(t, 1)
 	inv := writeInventory(t, lab)
 	dir := copyDir(t, "testdata/ansible")
-	a := &Ansible{Dir: dir, KnownHosts: lab.KnownHosts, CacheDir: t.TempDir(), ExtraVars: map[string]string{"template_id": "1"}}
+	a := &Ansible{Dir: dir, KnownHosts: lab.KnownHosts, CacheDir: t.TempDir(), Set: map[string]string{"template_id": "1"}}
 	args := map[string]string{"inventory": inv}
 	syntaxRuns := func() int {
 		_, _, events, err := runStage(t, context.Background(), pipeline.ModeRun, a, args)

@@ -82,7 +82,7 @@ func (c *Command) Run(ctx context.Context, j *pipeline.Job) error {
 	if len(c.Argv) == 0 {
 		return errors.New("command: Argv is empty")
 	}
-	bin, err := LookTool(c.Argv[0], "")
+	bin, err := lookTool(c.Argv[0], "")
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func ListInventory(ctx context.Context, x Exec, dir, path string) (*handoff.Ansi
 	if _, err := os.Stat(full); err != nil {
 		return nil, fmt.Errorf("inventory %s: %w (paths are relative to %s)", path, err, dir)
 	}
-	bin, err := LookTool("ansible-inventory", "")
+	bin, err := lookTool("ansible-inventory", "")
 	if err != nil {
 		return nil, err
 	}
@@ -49,8 +49,7 @@ func ListInventory(ctx context.Context, x Exec, dir, path string) (*handoff.Ansi
 	}
 	if err != nil {
 		te := &ToolError{Tool: "ansible-inventory", Args: []string{"-i", path, "--list"}, ExitCode: -1, Err: err}
-		var pe *proc.Error
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*proc.Error](err); ok {
 			te.ExitCode, te.Stderr, te.Err = pe.ExitCode, ansibleMessage(pe.Stderr), pe.Err
 		}
 		return nil, fmt.Errorf("inventory %s: Ansible cannot read it (in %s): %w", path, dir, te)

@@ -30,8 +30,9 @@ type Packer struct {
 	// Binary is the packer executable, a name on PATH or a path; "" means
 	// "packer".
 	Binary string
-	// Vars are passed as -var name=value; VarFiles as -var-file.
-	Vars     map[string]string
+	// Set are static values, passed as -var name=value; VarFiles as
+	// -var-file. (A build needs no handoff, so Packer has no Vars.)
+	Set      map[string]string
 	VarFiles []string
 	// Manifest, when set, is the file the template's manifest
 	// post-processor writes (relative to Dir, or absolute). The ID is then
@@ -109,14 +110,14 @@ func (p *Packer) template() string {
 }
 
 func (p *Packer) varArgs() []string {
-	names := make([]string, 0, len(p.Vars))
-	for n := range p.Vars {
+	names := make([]string, 0, len(p.Set))
+	for n := range p.Set {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	var args []string
 	for _, n := range names {
-		args = append(args, "-var", n+"="+p.Vars[n])
+		args = append(args, "-var", n+"="+p.Set[n])
 	}
 	for _, f := range p.VarFiles {
 		args = append(args, "-var-file="+f)
@@ -151,10 +152,9 @@ func (p *Packer) Run(ctx context.Context, j *pipeline.Job) error {
 	}
 	var out proc.Buffer
 	err = p.Exec.run(ctx, j, command{tool: "packer", path: bin, dir: p.Dir, args: p.buildArgs(), stream: "build", stdout: &out, show: humanLine})
-	mo, perr := ParseMachineReadable(out.Bytes())
+	mo, perr := parseMachineReadable(out.Bytes())
 	if err != nil {
-		var te *ToolError
-		if mo != nil && len(mo.Errors) > 0 && errors.As(err, &te) && strings.TrimSpace(te.Stderr) == "" {
+		if te, ok := errors.AsType[*ToolError](err); ok && mo != nil && len(mo.Errors) > 0 && strings.TrimSpace(te.Stderr) == "" {
 			te.Stderr = j.Redact(strings.Join(mo.Errors, "\n"))
 		}
 		return fmt.Errorf("packer build: %w", err)
@@ -188,7 +188,7 @@ type builtID struct {
 
 // artifactIDs picks each wanted handoff's ID from the manifest's last run
 // or from the machine-readable artifact lines.
-func (p *Packer) artifactIDs(mo *MachineOutput, manifest, before string) ([]builtID, error) {
+func (p *Packer) artifactIDs(mo *machineOutput, manifest, before string) ([]builtID, error) {
 	type found struct{ build, short, id string }
 	var builds []found
 	if manifest != "" {
@@ -264,12 +264,12 @@ func (p *Packer) manifestPath() string {
 	return filepath.Join(p.Dir, p.Manifest)
 }
 
-func readManifest(path string) (*Manifest, error) {
+func readManifest(path string) (*packerManifest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := ParseManifest(data)
+	m, err := parseManifest(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -316,7 +316,7 @@ func (p *Packer) prepare(ctx context.Context, j *pipeline.Job) (string, error) {
 	if p.Dir == "" {
 		return "", errors.New("packer: Dir is not set")
 	}
-	bin, err := LookTool("packer", p.Binary)
+	bin, err := lookTool("packer", p.Binary)
 	if err != nil {
 		return "", err
 	}
@@ -413,7 +413,7 @@ func truncateLine(s string) string {
 // variables and Packer's version. A build whose fingerprint is unchanged
 // is only skipped while its template still exists (see Exists).
 func (p *Packer) Fingerprint(ctx context.Context, j *pipeline.Job) (string, error) {
-	bin, err := LookTool("packer", p.Binary)
+	bin, err := lookTool("packer", p.Binary)
 	if err != nil {
 		return "", err
 	}
@@ -424,7 +424,7 @@ func (p *Packer) Fingerprint(ctx context.Context, j *pipeline.Job) (string, erro
 	f := newFingerprint("packer")
 	f.add("version", v.String())
 	f.add("template", p.template())
-	f.addMap("var", p.Vars)
+	f.addMap("var", p.Set)
 	for _, vf := range p.VarFiles {
 		f.add("var-file", vf)
 	}

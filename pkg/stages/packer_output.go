@@ -10,8 +10,8 @@ import (
 	"strings"
 )
 
-// Artifact is one artifact a Packer build reported.
-type Artifact struct {
+// packerArtifact is one artifact a Packer build reported.
+type packerArtifact struct {
 	// Build is the build's name, as Packer prints it: "proxmox-iso.ubuntu".
 	Build string
 	// Index numbers the build's artifacts from 0 (a post-processor adds one).
@@ -22,20 +22,20 @@ type Artifact struct {
 	String string
 }
 
-// MachineOutput is what `packer build -machine-readable` reported.
-type MachineOutput struct {
-	Artifacts []Artifact
+// machineOutput is what `packer build -machine-readable` reported.
+type machineOutput struct {
+	Artifacts []packerArtifact
 	// Errors holds the messages of "error" lines, in order.
 	Errors []string
 }
 
-// ParseMachineReadable reads Packer's machine-readable output: lines of
+// parseMachineReadable reads Packer's machine-readable output: lines of
 // timestamp,target,type,data… with commas in data written as
 // %!(PACKER_COMMA). Lines that are not in that form are ignored, as Packer
 // itself may print some.
-func ParseMachineReadable(out []byte) (*MachineOutput, error) {
-	res := &MachineOutput{}
-	byKey := map[string]*Artifact{}
+func parseMachineReadable(out []byte) (*machineOutput, error) {
+	res := &machineOutput{}
+	byKey := map[string]*packerArtifact{}
 	var order []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -71,7 +71,7 @@ func ParseMachineReadable(out []byte) (*MachineOutput, error) {
 			key := target + "\x00" + data[0]
 			a := byKey[key]
 			if a == nil {
-				a = &Artifact{Build: target, Index: idx}
+				a = &packerArtifact{Build: target, Index: idx}
 				byKey[key] = a
 				order = append(order, key)
 			}
@@ -122,14 +122,14 @@ func humanLine(line string) (string, bool) {
 	return "", false
 }
 
-// Manifest is the file Packer's manifest post-processor writes.
-type Manifest struct {
-	Builds      []ManifestBuild `json:"builds"`
+// packerManifest is the file Packer's manifest post-processor writes.
+type packerManifest struct {
+	Builds      []manifestBuild `json:"builds"`
 	LastRunUUID string          `json:"last_run_uuid"`
 }
 
-// ManifestBuild is one build recorded in a manifest.
-type ManifestBuild struct {
+// manifestBuild is one build recorded in a manifest.
+type manifestBuild struct {
 	Name          string            `json:"name"`
 	BuilderType   string            `json:"builder_type"`
 	BuildTime     int64             `json:"build_time"`
@@ -139,16 +139,16 @@ type ManifestBuild struct {
 }
 
 // FullName is the build's name as the machine-readable output gives it.
-func (b ManifestBuild) FullName() string {
+func (b manifestBuild) FullName() string {
 	if b.BuilderType == "" {
 		return b.Name
 	}
 	return b.BuilderType + "." + b.Name
 }
 
-// ParseManifest reads a Packer manifest.
-func ParseManifest(data []byte) (*Manifest, error) {
-	var m Manifest
+// parseManifest reads a Packer manifest.
+func parseManifest(data []byte) (*packerManifest, error) {
+	var m packerManifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("not a Packer manifest: %w", err)
 	}
@@ -158,8 +158,8 @@ func ParseManifest(data []byte) (*Manifest, error) {
 // LastRun returns the builds of the manifest's last run: a manifest keeps
 // every run's builds, and only those whose packer_run_uuid equals
 // last_run_uuid were made by the latest `packer build`.
-func (m *Manifest) LastRun() []ManifestBuild {
-	var out []ManifestBuild
+func (m *packerManifest) LastRun() []manifestBuild {
+	var out []manifestBuild
 	for _, b := range m.Builds {
 		if m.LastRunUUID != "" && b.PackerRunUUID == m.LastRunUUID {
 			out = append(out, b)

@@ -44,18 +44,18 @@ const proxmoxOutput = `1700000000,,ui,say,==> proxmox-iso.ubuntu: Creating VM
 `
 
 func TestParseMachineReadable(t *testing.T) {
-	mo, err := ParseMachineReadable([]byte(proxmoxOutput))
+	mo, err := parseMachineReadable([]byte(proxmoxOutput))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Artifact{
+	want := []packerArtifact{
 		{Build: "proxmox-iso.ubuntu", BuilderID: "proxmox.iso", ID: "8025", String: "A template was created: 8025"},
 		{Build: "proxmox-clone.debian", BuilderID: "proxmox.clone", ID: "8026"},
 	}
 	if !reflect.DeepEqual(mo.Artifacts, want) {
 		t.Errorf("artifacts:\n got %+v\nwant %+v", mo.Artifacts, want)
 	}
-	mo, err = ParseMachineReadable([]byte(packer166Output))
+	mo, err = parseMachineReadable([]byte(packer166Output))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestParseMachineReadable(t *testing.T) {
 	if _, ok := humanLine("1795399574,null.lab,artifact,0,end"); ok {
 		t.Error("artifact lines should not be shown")
 	}
-	if _, err := ParseMachineReadable([]byte("1,b,artifact,x,id,1\n")); err == nil {
+	if _, err := parseMachineReadable([]byte("1,b,artifact,x,id,1\n")); err == nil {
 		t.Error("a bad artifact index was accepted")
 	}
 }
@@ -79,7 +79,7 @@ func FuzzParseMachineReadable(f *testing.F) {
 	f.Add([]byte(proxmoxOutput))
 	f.Add([]byte("1,,error,x%!(PACKER_COMMA)y\n1,a,artifact,0,id\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mo, err := ParseMachineReadable(data)
+		mo, err := parseMachineReadable(data)
 		if err != nil {
 			return
 		}
@@ -95,7 +95,7 @@ func FuzzParseMachineReadable(f *testing.F) {
 }
 
 func TestManifestLastRun(t *testing.T) {
-	m, err := ParseManifest([]byte(`{"builds": [
+	m, err := parseManifest([]byte(`{"builds": [
 		{"name": "lab", "builder_type": "null", "artifact_id": "Null", "packer_run_uuid": "old", "custom_data": {"template_id": "8025"}},
 		{"name": "lab", "builder_type": "null", "artifact_id": "Null", "packer_run_uuid": "new", "custom_data": {"template_id": "8026"}}
 	], "last_run_uuid": "new"}`))
@@ -106,13 +106,13 @@ func TestManifestLastRun(t *testing.T) {
 	if len(got) != 1 || got[0].CustomData["template_id"] != "8026" || got[0].FullName() != "null.lab" {
 		t.Errorf("LastRun = %+v, want the one build of run new", got)
 	}
-	if _, err := ParseManifest([]byte(`{"builds": 5}`)); err == nil {
+	if _, err := parseManifest([]byte(`{"builds": 5}`)); err == nil {
 		t.Error("a bad manifest was accepted")
 	}
 }
 
 func TestPackerArgs(t *testing.T) {
-	p := &Packer{Dir: "/x", Template: "lab.pkr.hcl", Vars: map[string]string{"b": "2", "a": "1"}, VarFiles: []string{"prod.pkrvars.hcl"}}
+	p := &Packer{Dir: "/x", Template: "lab.pkr.hcl", Set: map[string]string{"b": "2", "a": "1"}, VarFiles: []string{"prod.pkrvars.hcl"}}
 	want := []string{"build", "-machine-readable", "-color=false", "-var", "a=1", "-var", "b=2", "-var-file=prod.pkrvars.hcl", "lab.pkr.hcl"}
 	if got := p.buildArgs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("build args:\n got %q\nwant %q", got, want)
@@ -126,7 +126,7 @@ func TestPackerArgs(t *testing.T) {
 }
 
 func TestPackerSelectsBuilds(t *testing.T) {
-	mo, _ := ParseMachineReadable([]byte(proxmoxOutput))
+	mo, _ := parseMachineReadable([]byte(proxmoxOutput))
 	ubuntu, debian := handoff.NewTemplateID("ubuntu_template"), handoff.NewTemplateID("debian_template")
 	p := &Packer{Builds: map[string]handoff.Def{"ubuntu": ubuntu, "proxmox-clone.debian": debian}}
 	ids, err := p.artifactIDs(mo, "", "")
@@ -174,7 +174,7 @@ func TestPackerBuildE2E(t *testing.T) {
 	dir := copyDir(t, "testdata/packer/manifest")
 	manifest := filepath.Join(t.TempDir(), "manifest.json")
 	p := &Packer{Dir: dir, Manifest: manifest, IDKey: "template_id",
-		Vars: map[string]string{"manifest": manifest, "template_id": "8031", "secret": "hunter22"}}
+		Set: map[string]string{"manifest": manifest, "template_id": "8031", "secret": "hunter22"}}
 	ctx := context.Background()
 	sum, store, events, err := runStageWithSecrets(t, ctx, p, []string{"hunter22"})
 	if err != nil {
@@ -207,7 +207,7 @@ func TestPackerBuildE2E(t *testing.T) {
 	}
 
 	// A second build appends to the manifest; only the new run counts.
-	p.Vars["template_id"] = "8032"
+	p.Set["template_id"] = "8032"
 	if _, store, _, err = runStageWithSecrets(t, ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestPackerBuildE2E(t *testing.T) {
 		t.Errorf("second build: template_id = %d, want 8032", id)
 	}
 	data, _ := os.ReadFile(manifest)
-	if m, _ := ParseManifest(data); len(m.Builds) != 2 {
+	if m, _ := parseManifest(data); len(m.Builds) != 2 {
 		t.Errorf("manifest holds %d builds, want 2", len(m.Builds))
 	}
 }
@@ -248,7 +248,7 @@ func TestPackerErrorsE2E(t *testing.T) {
 	})
 	t.Run("validate", func(t *testing.T) {
 		dir := copyDir(t, "testdata/packer/manifest")
-		sum, _, _, err := runStage(t, ctx, pipeline.ModePlan, &Packer{Dir: dir, Vars: map[string]string{"manifest": "m.json"}}, nil)
+		sum, _, _, err := runStage(t, ctx, pipeline.ModePlan, &Packer{Dir: dir, Set: map[string]string{"manifest": "m.json"}}, nil)
 		if err != nil || sum.Stages[0].Note != "template is valid" {
 			t.Fatalf("plan: %v, %+v", err, sum)
 		}

@@ -203,8 +203,7 @@ func loadSigner(path string) (ssh.Signer, error) {
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	if err != nil {
-		var missing *ssh.PassphraseMissingError
-		if errors.As(err, &missing) {
+		if _, ok := errors.AsType[*ssh.PassphraseMissingError](err); ok {
 			return nil, fmt.Errorf("wait: SSH key %s has a passphrase: use a key without one for deployments, or an agent-free deploy key", path)
 		}
 		return nil, fmt.Errorf("wait: SSH key %s: %s", path, strings.TrimPrefix(err.Error(), "ssh: "))

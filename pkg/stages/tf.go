@@ -51,7 +51,7 @@ type Terraform struct {
 	// "" means "terraform".
 	Binary string
 	// Vars pass handoffs as -var (template_id → -var template_id=8025);
-	// Set are static -var values.
+	// Set are static -var values (a handoff of the same name wins).
 	Vars []Var
 	Set  map[string]string
 	// VarFiles are passed to plan, apply, check and destroy as -var-file,
@@ -218,7 +218,7 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if t.Binary != "" && filepath.Base(t.Binary) == "tofu" {
 		name = "tofu"
 	}
-	bin, err := LookTool(name, t.Binary)
+	bin, err := lookTool(name, t.Binary)
 	if err != nil {
 		return nil, err
 	}
@@ -266,14 +266,9 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	if err := tf.SetEnv(tfexec.CleanEnv(env)); err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
-	vals, err := varValues(j.In, t.Vars)
+	vals, err := toolVars(j.In, t.Vars, t.Set)
 	if err != nil {
 		return nil, err
-	}
-	for k, v := range t.Set {
-		if _, dup := vals[k]; !dup {
-			vals[k] = v
-		}
 	}
 	for k, v := range vals {
 		r.vars = append(r.vars, k+"="+v)
@@ -310,8 +305,7 @@ func (r *tfRun) cmd(stream string, args []string, fn func() error) error {
 		return nil
 	}
 	te := &ToolError{Tool: filepath.Base(r.bin), Args: redactAll(r.j, args), ExitCode: -1, Stderr: r.j.Redact(tail.String()), Err: err}
-	var exitErr *exec.ExitError
-	if errors.As(err, &exitErr) && exitErr.Exited() {
+	if exitErr, ok := errors.AsType[*exec.ExitError](err); ok && exitErr.Exited() {
 		te.ExitCode = exitErr.ExitCode()
 	}
 	// terraform-exec's error for a run cancelled as it started has no

@@ -27,8 +27,7 @@ func (r *tfRun) gate(ctx context.Context) error {
 		return err
 	})
 	if err != nil {
-		var te *ToolError
-		if errors.As(err, &te) && len(vout) > 0 {
+		if te, ok := errors.AsType[*ToolError](err); ok && len(vout) > 0 {
 			te.Stderr = string(vout)
 		}
 		return fmt.Errorf("terraform validate: %w", err)
@@ -36,7 +35,7 @@ func (r *tfRun) gate(ctx context.Context) error {
 	if r.t.Lint == LintOff {
 		return nil
 	}
-	tflint, err := LookTool("tflint", "")
+	tflint, err := lookTool("tflint", "")
 	if err != nil {
 		if r.t.Lint == LintIfPresent {
 			r.j.Printf("tflint is not installed: lint skipped")

@@ -60,30 +60,42 @@ func (e *ToolError) Error() string {
 
 func (e *ToolError) Unwrap() error { return e.Err }
 
-// MissingToolError reports a tool that is not installed, with how to
-// install it.
+// MissingToolError reports a tool the stages could not find: Tool, the
+// tool's name ("packer"); Path, the path or name it was configured as,
+// "" when it was looked for by its name on PATH; and Install, how to
+// install it without any front end. A front end that can install tools
+// itself adds its own way when it shows the error.
 type MissingToolError struct {
 	Tool    string
+	Path    string
 	Install string
 }
 
 func (e *MissingToolError) Error() string {
+	if e.Path != "" {
+		return fmt.Sprintf("%s was configured as %s, which is not an executable file: set the path of %s's executable, or leave it empty to find %s on PATH", e.Tool, e.Path, e.Tool, e.Tool)
+	}
 	return fmt.Sprintf("%s is not installed (not on PATH): %s", e.Tool, e.Install)
 }
 
-// Install hints for the tools the stages run.
+// installHints say how to install the tools the stages run.
 var installHints = map[string]string{
-	"packer":            "install it with `apt-get install -y packer` or from https://developer.hashicorp.com/packer/install, or run `go run mage.go tools`",
-	"terraform":         "install it with `go install github.com/hashicorp/terraform@v1.5.7` (and put $GOBIN on PATH) or from https://developer.hashicorp.com/terraform/install, or run `go run mage.go tools`",
+	"packer":            "install it with `apt-get install -y packer` or from https://developer.hashicorp.com/packer/install",
+	"terraform":         "install it with `go install github.com/hashicorp/terraform@v1.5.7` (and put $GOBIN on PATH) or from https://developer.hashicorp.com/terraform/install",
 	"tofu":              "install OpenTofu from https://opentofu.org/docs/intro/install/",
-	"ansible-playbook":  "install it with `apt-get install -y ansible-core` or `pipx install ansible-core`, or run `go run mage.go tools`",
+	"ansible-playbook":  "install it with `apt-get install -y ansible-core` or `pipx install ansible-core`",
+	"ansible":           "it comes with Ansible: install it with `apt-get install -y ansible-core` or `pipx install ansible-core`",
 	"ansible-inventory": "it comes with Ansible: install it with `apt-get install -y ansible-core` or `pipx install ansible-core`",
 	"tflint":            "install it with `go install github.com/terraform-linters/tflint@v0.53.0`",
 }
 
-// LookTool finds a tool: path when it is set (a path or a name on PATH),
+// lookTool finds a tool: path when it is set (a path or a name on PATH),
 // else name on PATH. A missing tool is a *MissingToolError.
-func LookTool(name, path string) (string, error) {
+func lookTool(name, path string) (string, error) {
+	configured := path
+	if configured == name {
+		configured = ""
+	}
 	if path == "" {
 		path = name
 	}
@@ -93,10 +105,7 @@ func LookTool(name, path string) (string, error) {
 		if hint == "" {
 			hint = "install it or set its path"
 		}
-		if path != name {
-			hint = fmt.Sprintf("%s was configured as %s, which is not an executable file", name, path)
-		}
-		return "", &MissingToolError{Tool: name, Install: hint}
+		return "", &MissingToolError{Tool: name, Path: configured, Install: hint}
 	}
 	return p, nil
 }
@@ -147,8 +156,7 @@ func (x Exec) run(ctx context.Context, j *pipeline.Job, c command) error {
 		return nil
 	}
 	te := &ToolError{Tool: c.tool, Args: redactAll(j, c.args), ExitCode: -1, Err: err}
-	var pe *proc.Error
-	if errors.As(err, &pe) {
+	if pe, ok := errors.AsType[*proc.Error](err); ok {
 		te.ExitCode, te.Err = pe.ExitCode, pe.Err
 		// Some tools (tflint, Packer with -machine-readable) report on stdout.
 		why := pe.Stderr

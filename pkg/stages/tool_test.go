@@ -71,3 +71,45 @@ func TestVersionQueryCancelledSaysCancelled(t *testing.T) {
 		t.Errorf("err = %v, want a plain context.Canceled", err)
 	}
 }
+
+// A missing tool is a *MissingToolError that says how to install it
+// without naming any front end: the library does not know it runs under
+// Mage.
+func TestMissingToolSaysHowToInstall(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	tests := []struct {
+		name, tool, path string
+		wantPath         string
+		want             []string
+	}{
+		{"on PATH", "packer", "", "", []string{"packer is not installed", "apt-get install -y packer"}},
+		{"named as itself", "terraform", "terraform", "", []string{"terraform is not installed", "go install github.com/hashicorp/terraform@"}},
+		{"configured path", "packer", "/nonexistent/packer", "/nonexistent/packer", []string{"configured as /nonexistent/packer", "not an executable file"}},
+		{"unknown tool", "task", "", "", []string{"task is not installed", "install it or set its path"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := lookTool(tc.tool, tc.path)
+			me, ok := errors.AsType[*MissingToolError](err)
+			if !ok {
+				t.Fatalf("err = %v, want *MissingToolError", err)
+			}
+			if me.Tool != tc.tool || me.Path != tc.wantPath {
+				t.Errorf("got Tool %q Path %q, want %q %q", me.Tool, me.Path, tc.tool, tc.wantPath)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %q, want it to contain %q", err, w)
+				}
+			}
+			if strings.Contains(strings.ToLower(err.Error()), "mage") {
+				t.Errorf("err = %q names Mage: front-end text belongs in the front end", err)
+			}
+		})
+	}
+	for tool, hint := range installHints {
+		if strings.Contains(strings.ToLower(hint), "mage") {
+			t.Errorf("the install hint for %s names Mage: %q", tool, hint)
+		}
+	}
+}

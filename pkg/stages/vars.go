@@ -7,8 +7,11 @@ import (
 	"github.com/baton-deploy/baton/pkg/handoff"
 )
 
-// Var passes a handoff to a tool as a variable: Terraform's -var, Packer's
-// -var, Ansible's --extra-vars. Name is the tool's variable name.
+// Var passes a handoff to a tool as a variable: Terraform's -var,
+// Ansible's --extra-vars. Name is the tool's variable name. Every stage
+// that takes variables names them the same way: Vars are the ones taken
+// from handoffs, Set the static ones, and a handoff wins over a static
+// value of the same name.
 type Var struct {
 	Name string
 	From handoff.Def
@@ -21,6 +24,20 @@ func varDefs(vars []Var) []handoff.Def {
 		defs = append(defs, v.From)
 	}
 	return defs
+}
+
+// toolVars gives a stage's variables: set, then vars (from in) over them.
+func toolVars(in *handoff.Values, vars []Var, set map[string]string) (map[string]string, error) {
+	vals, err := varValues(in, vars)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range set {
+		if _, dup := vals[k]; !dup {
+			vals[k] = v
+		}
+	}
+	return vals, nil
 }
 
 // varValues gives each var its value from in, as text: a JSON string

@@ -39,7 +39,7 @@ func Promote(ctx context.Context, from, to string) error {
 		fmt.Fprintf(stdout, "note: run %s was deployed from uncommitted changes; its files are taken from commit %s as committed\n", rel.RunID, short(rel.GitCommit))
 	}
 	if _, err := tp.Promote(ctx, from, rel, deploy.Job{Hints: hints(tp)}); err != nil {
-		return interrupted(tp, err)
+		return interrupted(tp, toolsHint(err))
 	}
 	printHosts(tp)
 	return nil

@@ -45,7 +45,7 @@ func rollbackTo(ctx context.Context, p *Project, run string, afterFailure bool, 
 		fmt.Fprintf(stdout, "note: run %s was deployed from uncommitted changes; its files are taken from commit %s as committed\n", target.RunID, short(target.GitCommit))
 	}
 	if _, err := p.Rollback(ctx, target, deploy.Job{Notify: n, Hints: hints(p)}); err != nil {
-		return interrupted(p, err)
+		return interrupted(p, toolsHint(err))
 	}
 	fmt.Fprintln(stdout, "\nvalidating the rolled-back release:")
 	return Validate(ctx)

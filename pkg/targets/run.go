@@ -13,10 +13,12 @@ import (
 )
 
 // execute runs j on the project through pkg/deploy, with the hints of
-// the targets that give one stage its input.
+// the targets that give one stage its input, and the tools target's in
+// its error.
 func execute(ctx context.Context, p *Project, j deploy.Job) (*pipeline.Summary, error) {
 	j.Hints = hints(p)
-	return p.Run(ctx, j)
+	sum, err := p.Run(ctx, j)
+	return sum, toolsHint(err)
 }
 
 // rel shows path relative to root when it is under it.

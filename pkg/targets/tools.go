@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/baton-deploy/baton/pkg/stages"
@@ -19,14 +20,15 @@ const TerraformVersion = "v1.5.7"
 // tool is one program the pipeline needs and how to get it.
 type tool struct {
 	name  string
-	apt   string // Debian package, when it comes from apt
-	gomod string // Go module to `go install`, when it comes from there
+	apt   string   // Debian package, when it comes from apt
+	gomod string   // Go module to `go install`, when it comes from there
+	also  []string // other programs that come with it
 }
 
 var tools = []tool{
 	{name: "packer", apt: "packer"},
 	{name: "terraform", gomod: "github.com/hashicorp/terraform@" + TerraformVersion},
-	{name: "ansible-playbook", apt: "ansible-core"},
+	{name: "ansible-playbook", apt: "ansible-core", also: []string{"ansible", "ansible-inventory"}},
 	{name: "sshd", apt: "openssh-server"},
 	{name: "ssh", apt: "openssh-client"},
 }
@@ -71,6 +73,22 @@ func offerMitogen(ctx context.Context) {
 		return
 	}
 	fmt.Fprintf(stdout, "optional: Mitogen can run Ansible here (%s):\n  1.2–2× faster on the lab (docs/benchmarks.md); turn it on with %s=1, or `mitogen = true` in an ansible block\n", what, stages.MitogenEnv)
+}
+
+// toolsHint adds, to an error about a tool the stages did not find on
+// PATH, that the tools target installs it: the library's error says only
+// how to install it by hand.
+func toolsHint(err error) error {
+	me, ok := errors.AsType[*stages.MissingToolError](err)
+	if !ok || me.Path != "" {
+		return err
+	}
+	for _, t := range tools {
+		if t.name == me.Tool || slices.Contains(t.also, me.Tool) {
+			return fmt.Errorf("%w\nor run `go run mage.go tools`, which installs %s", err, me.Tool)
+		}
+	}
+	return err
 }
 
 func hasAptGet() bool {
