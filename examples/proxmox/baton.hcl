@@ -14,7 +14,8 @@ packer "ubuntu" {
 terraform "production" {
   dir  = "infrastructure/environments/production"
   vars = { template_id = packer.ubuntu.artifact_id }
-  # tflint when it is installed (go run mage.go tools installs it).
+  # tflint when it is installed
+  # (go install github.com/terraform-linters/tflint@v0.53.0).
   lint = "auto"
   # The state: this configuration has no backend block, so it stays in its
   # directory as terraform.tfstate. Give it a backend (and backend_config here

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func (h *Handler) summarize(ctx context.Context, env Env) envSummary {
 	}
 	for i, p := range eh.problems {
 		if i == 3 {
-			s.Problems = append(s.Problems, "…and more: `go run mage.go history` lists them all")
+			s.Problems = append(s.Problems, fmt.Sprintf("…and %d more: the environment's history lists them all", len(eh.problems)-i))
 			break
 		}
 		s.Problems = append(s.Problems, h.mask(p.Error()))
