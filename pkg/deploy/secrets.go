@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/internal/shellwords"
 	"github.com/baton-deploy/baton/pkg/stages"
 )
@@ -165,17 +165,16 @@ func wrapperEnv(ctx context.Context, wrapper, environ []string) (map[string]stri
 	ctx, cancel := context.WithTimeout(ctx, wrapperTimeout)
 	defer cancel()
 	argv := append(slices.Clone(wrapper), envBin, "-0")
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = environ
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
+	// Stopped like every tool: SIGINT to its group, SIGKILL after the grace.
+	out, err := proc.Output(ctx, cmd, 0, proc.Options{Tail: 1024})
+	if err != nil {
 		// Only the program is named: the wrapper's arguments may hold a
 		// token. Its stderr is the wrapper's own message, not the values.
-		why := strings.TrimSpace(errOut.String())
-		if len(why) > 1024 {
-			why = "…" + why[len(why)-1024:]
+		var why string
+		if pe, ok := errors.AsType[*proc.Error](err); ok {
+			why, err = strings.TrimSpace(pe.Stderr), pe.Err
 		}
 		if ctx.Err() != nil {
 			err = fmt.Errorf("no answer within %s", wrapperTimeout)
@@ -187,7 +186,7 @@ func wrapperEnv(ctx context.Context, wrapper, environ []string) (map[string]stri
 		return nil, errors.New(msg + "\ncheck that `$BATON_WRAPPER env` works in this shell")
 	}
 	m := map[string]string{}
-	for kv := range strings.SplitSeq(out.String(), "\x00") {
+	for kv := range strings.SplitSeq(string(out), "\x00") {
 		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
 			m[k] = v
 		}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/deploy"
 	"github.com/baton-deploy/baton/pkg/ledger"
@@ -225,13 +226,13 @@ func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *w
 // runUpdate runs a hook's update command in the project with the pushed
 // ref and commit in BATON_REF and BATON_COMMIT.
 func runUpdate(ctx context.Context, dir string, argv []string, d webhook.Delivery, out io.Writer) error {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "BATON_REF="+d.Ref, "BATON_COMMIT="+d.Commit)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 4 * time.Second
-	if err := cmd.Run(); err != nil {
+	// Its own process group, stopped as a whole: a `git pull` it starts
+	// does not outlive a cancelled deploy.
+	if err := proc.Run(ctx, cmd, proc.Options{}); err != nil {
 		return fmt.Errorf("the hook's update command (%s) failed: %w; nothing was deployed", strings.Join(argv, " "), err)
 	}
 	return nil
