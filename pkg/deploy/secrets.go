@@ -101,7 +101,7 @@ func (p *Project) Secrets(ctx context.Context) ([]string, error) {
 // gives.
 func (p *Project) runSecrets(ctx context.Context, wrappers ...[]string) ([]string, error) {
 	base := p.opts.Environ()
-	env, orig := envMap(base), envMap(base)
+	env, orig := proc.EnvMap(base), proc.EnvMap(base)
 	var values []string
 	wrapped := false
 	for _, wrapper := range wrappers {
@@ -195,14 +195,4 @@ func wrapperEnv(ctx context.Context, wrapper, environ []string) (map[string]stri
 		return nil, fmt.Errorf("%s: %s gave its command no environment at all: it must run the command it is given (`$BATON_WRAPPER env` should print variables)", envWrapper, argv[0])
 	}
 	return m, nil
-}
-
-func envMap(environ []string) map[string]string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
 }

@@ -246,8 +246,8 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	// terraform-exec runs Terraform in its own process group and sends
 	// SIGINT on cancel; it is killed after the grace period.
 	_ = tf.SetWaitDelay(grace)
-	env := envMapOf(os.Environ())
-	for k, v := range envMapOf(t.Exec.Env) {
+	env := proc.EnvMap(os.Environ())
+	for k, v := range proc.EnvMap(t.Exec.Env) {
 		env[k] = v
 	}
 	if t.DataDir != "" {
@@ -275,16 +275,6 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 	}
 	sort.Strings(r.vars)
 	return r, nil
-}
-
-func envMapOf(environ []string) map[string]string {
-	m := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[k] = v
-		}
-	}
-	return m
 }
 
 // cmd runs one Terraform command with its output streamed as stream, and
