@@ -5,7 +5,6 @@
 package testlab
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
@@ -22,6 +21,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/baton-deploy/baton/internal/proc"
 )
 
 // Require returns the path of a real tool for an end-to-end test. When the
@@ -327,19 +328,4 @@ func FreePort(t testing.TB, addr string) int {
 
 // Buffer is a bytes.Buffer safe for concurrent writes and reads: a
 // target's or a logger's output, read while they still write.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *Buffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *Buffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type Buffer = proc.Buffer

@@ -1,38 +1,22 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
 
 // syncBuffer is a bytes.Buffer that a run's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = proc.Buffer
 
 // lab opens the local lab's pipeline file over a fresh root, with env as
 // the whole environment (and PATH), its store unwritable so that no tool
