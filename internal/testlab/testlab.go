@@ -329,3 +329,14 @@ func FreePort(t testing.TB, addr string) int {
 // Buffer is a bytes.Buffer safe for concurrent writes and reads: a
 // target's or a logger's output, read while they still write.
 type Buffer = proc.Buffer
+
+// WriteScript writes an executable shell script named name into dir and
+// returns its path: a fake tool or secrets wrapper.
+func WriteScript(t testing.TB, dir, name, body string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -8,21 +8,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// writeScript writes an executable shell script and returns its path.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/baton-deploy/baton/internal/testlab"
+)
 
 func TestRunSecrets(t *testing.T) {
 	dir := t.TempDir()
-	wrapper := writeScript(t, dir, "give secrets", `export APP_TOKEN=tok-from-wrapper DOPPLER_PROJECT=lab PATH="$PATH:/nowhere" LC_ALL=C.UTF-8
+	wrapper := testlab.WriteScript(t, dir, "give secrets", `export APP_TOKEN=tok-from-wrapper DOPPLER_PROJECT=lab PATH="$PATH:/nowhere" LC_ALL=C.UTF-8
 exec "$@"
 `)
 	t.Setenv("DB_PASSWORD", "pw-from-env")
@@ -78,9 +70,9 @@ exec "$@"
 		{"bad name", "", "DB-PASSWORD", `"DB-PASSWORD" is not a variable name`},
 		{"missing wrapper", "no-such-wrapper run --", "", `BATON_WRAPPER: exec: "no-such-wrapper": executable file not found`},
 		{"unclosed quote", `doppler "run`, "", "BATON_WRAPPER: unterminated \" quote"},
-		{"failing wrapper", writeScript(t, dir, "fail", "echo 'not logged in' >&2; exit 1\n") + " --token dp.st.s3cr3t --", "",
+		{"failing wrapper", testlab.WriteScript(t, dir, "fail", "echo 'not logged in' >&2; exit 1\n") + " --token dp.st.s3cr3t --", "",
 			"failed when run on `env -0` to see what it gives the tools: exit status 1:\nnot logged in"},
-		{"wrapper that ignores its command", writeScript(t, dir, "ignore", "exit 0\n"), "", "gave its command no environment at all"},
+		{"wrapper that ignores its command", testlab.WriteScript(t, dir, "ignore", "exit 0\n"), "", "gave its command no environment at all"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(envWrapper, tc.wrapper)

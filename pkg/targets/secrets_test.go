@@ -15,17 +15,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// writeScript writes an executable shell script and returns its path.
-func writeScript(t *testing.T, dir, name, body string) string {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
+	"github.com/baton-deploy/baton/internal/testlab"
+)
 
 // endpoint is a notification receiver that refuses the first failures
 // requests with 503 and keeps the bodies it accepts.
@@ -69,7 +61,7 @@ func TestSecretsAndNotificationsE2E(t *testing.T) {
 	// A chatty wrapper, as secrets managers can be: it prints what it
 	// gives on every tool's stderr, and refuses to run the tool named in
 	// REFUSE, printing the token again.
-	wrapper := writeScript(t, t.TempDir(), "secrets wrapper", `export APP_TOKEN='`+token+`'
+	wrapper := testlab.WriteScript(t, t.TempDir(), "secrets wrapper", `export APP_TOKEN='`+token+`'
 echo "wrapper: APP_TOKEN=$APP_TOKEN DB_PASSWORD=$DB_PASSWORD" >&2
 case "$1" in *"${REFUSE:-none}") echo "refusing $1 with token $APP_TOKEN" >&2; exit 3;; esac
 exec "$@"
@@ -185,7 +177,7 @@ func TestWrapperFailureIsRecordedAndNotified(t *testing.T) {
 	srv := httptest.NewServer(ep)
 	defer srv.Close()
 	t.Setenv("BATON_NOTIFY_WEBHOOK_URL", srv.URL+"/hook")
-	wrapper := writeScript(t, t.TempDir(), "doppler", "echo 'Doppler Error: unable to reach api.doppler.com' >&2; exit 1\n")
+	wrapper := testlab.WriteScript(t, t.TempDir(), "doppler", "echo 'Doppler Error: unable to reach api.doppler.com' >&2; exit 1\n")
 	t.Setenv("BATON_WRAPPER", wrapper+" run --token dp.st.s3cr3t --")
 	err := Stage1(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "unable to reach api.doppler.com") || strings.Contains(err.Error(), "s3cr3t") {
