@@ -151,9 +151,6 @@ func argument(def handoff.Def, text, alias string) (map[string]string, error) {
 		}
 		from = alias
 	}
-	if strings.TrimSpace(text) != text || strings.HasPrefix(text, "+") {
-		return nil, fmt.Errorf("%s %q: no spaces or signs; want %s, or - to use %s or the last stored value", from, text, def.Format(), alias)
-	}
 	if _, err := def.ParseText(text); err != nil {
 		return nil, fmt.Errorf("%s: %w\nwant %s, or - to use %s or the last stored value", from, err, def.Format(), alias)
 	}

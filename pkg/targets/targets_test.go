@@ -283,6 +283,8 @@ func TestBadArgumentsStopBeforeAnythingRuns(t *testing.T) {
 		want string
 	}{
 		{"negative template", func() error { return Stage2(context.Background(), "-5") }, "it has a sign"},
+		{"template with a plus", func() error { return Stage2(context.Background(), "+8025") }, `"+8025" is not a template ID: it has a sign`},
+		{"template with a space", func() error { return Stage2(context.Background(), " 8025") }, `" 8025" is not a template ID: it has spaces`},
 		{"template too small", func() error { return Stage2(context.Background(), "5") }, "out of range"},
 		{"word template", func() error { return Stage2(context.Background(), "abc") }, `"abc" is not a template ID`},
 		{"missing inventory", func() error { return Stage3(context.Background(), "no-such-file.json") }, "does not exist"},
