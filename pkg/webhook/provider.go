@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -73,6 +74,15 @@ func (e *Error) Error() string {
 
 func reject(status int, format string, args ...any) *Error {
 	return &Error{Status: status, Reason: fmt.Sprintf(format, args...)}
+}
+
+// asError is err as the *Error it holds; any other error (none today) is
+// a 400 that says what it was.
+func asError(err error) *Error {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	return reject(http.StatusBadRequest, "%v", err)
 }
 
 // ParseProvider checks a provider's name.

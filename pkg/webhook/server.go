@@ -283,7 +283,7 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, hook *Hook) (Deliv
 	}
 	d, err := hook.Provider.Verify(r.Header, body, hook.Secret, s.opts.Now(), hook.Window)
 	if err != nil {
-		return d, err.(*Error)
+		return d, asError(err)
 	}
 	d.Hook, d.Remote = hook.Name, client.String()
 	// The payload is read only for an event that deploys: any other is
@@ -291,7 +291,7 @@ func (s *Server) take(w http.ResponseWriter, r *http.Request, hook *Hook) (Deliv
 	// object where a push has a string).
 	if slices.Contains(hook.Events, d.Event) {
 		if err := hook.Provider.ReadPayload(body, &d); err != nil {
-			return d, err.(*Error)
+			return d, asError(err)
 		}
 	}
 	if !s.log.claim(d) {
