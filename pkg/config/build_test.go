@@ -2,7 +2,6 @@ package config
 
 import (
 	"maps"
-	"path/filepath"
 	"testing"
 
 	"github.com/baton-deploy/baton/pkg/stages"
@@ -30,14 +29,7 @@ ansible "configure" {
   vars      = { template = packer.image.artifact_id, site = "fra" }
 }
 `
-	p, err := Parse(filepath.Join(dir, FileName), []byte(src), Options{StateRoot: dir, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := p.Build(stages.Exec{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pl := build(t, dir, src)
 	byName := map[string]any{}
 	for _, s := range pl.Stages() {
 		byName[s.Name()] = s

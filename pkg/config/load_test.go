@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/baton-deploy/baton/pkg/handoff"
+	"github.com/baton-deploy/baton/pkg/pipeline"
 	"github.com/baton-deploy/baton/pkg/stages"
 )
 
@@ -163,15 +164,7 @@ ansible "configure" {
   after     = [terraform.infra]
 }
 `
-	p, err := Parse(filepath.Join(dir, FileName), []byte(src), Options{StateRoot: dir, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := p.Build(stages.Exec{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	graph := pl.Mermaid()
+	graph := build(t, dir, src).Mermaid()
 	for _, edge := range []string{
 		"terraform_infra -.->|after| ansible_configure_wait",
 		"ansible_configure_wait -.->|after| ansible_configure",
@@ -354,4 +347,19 @@ func BenchmarkLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// build parses src as the pipeline file of the repository at dir, with no
+// environment variables, and builds its stages.
+func build(t *testing.T, dir, src string) *pipeline.Pipeline {
+	t.Helper()
+	p, err := Parse(filepath.Join(dir, FileName), []byte(src), Options{StateRoot: dir, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := p.Build(stages.Exec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
 }
