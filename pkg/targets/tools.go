@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/stages"
 )
 
@@ -159,10 +161,10 @@ func ensureTools(ctx context.Context, p *Project, verbose bool) error {
 	}
 	for _, t := range gomods {
 		fmt.Fprintf(stdout, "installing %s with go install %s into %s (about 2 minutes, once)\n", t.name, t.gomod, rel(p.Root, bin))
-		cmd := exec.CommandContext(ctx, "go", "install", t.gomod)
+		cmd := exec.Command("go", "install", t.gomod)
 		cmd.Env = append(os.Environ(), "GOBIN="+bin)
 		cmd.Stdout, cmd.Stderr = stdout, stdout
-		if err := cmd.Run(); err != nil {
+		if err := proc.Run(ctx, cmd, proc.Options{}); err != nil {
 			failed = append(failed, fmt.Sprintf("GOBIN=%s go install %s   (%v)", bin, t.gomod, err))
 		}
 	}
@@ -171,6 +173,9 @@ func ensureTools(ctx context.Context, p *Project, verbose bool) error {
 	}
 	return nil
 }
+
+// aptGrace is how long apt-get may take to stop after Ctrl-C.
+const aptGrace = 30 * time.Second
 
 func aptInstall(ctx context.Context, pkgs []string) error {
 	if os.Geteuid() != 0 {
@@ -185,10 +190,12 @@ func aptInstall(ctx context.Context, pkgs []string) error {
 		{"update", "-qq"},
 		append([]string{"install", "-y", "-qq", "--no-install-recommends"}, pkgs...),
 	} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		cmd := exec.Command("apt-get", args...)
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = stdout, stdout
-		if err := cmd.Run(); err != nil {
+		// Ctrl-C lets apt and dpkg stop cleanly: a SIGKILL mid-install
+		// leaves dpkg's lock and a half-configured package.
+		if err := proc.Run(ctx, cmd, proc.Options{Grace: aptGrace}); err != nil {
 			return fmt.Errorf("apt-get %s: %w", args[0], err)
 		}
 	}
