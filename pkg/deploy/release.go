@@ -129,22 +129,26 @@ func pickRelease(recs []*ledger.Record, run string, afterFailure bool) (*ledger.
 }
 
 // Rollback deploys release again, as a run of its own (j's Target, by
-// default "rollback"), through Redeploy.
+// default "rollback"; j's Mode, Only, Args and Force are its own): the
+// release's commit is checked out (a temporary git worktree, removed
+// after) when the working tree differs from it, and its pipeline file
+// and directories run with the release's artifacts and p's environment.
+// Every stage but the Packer builds runs.
 func (p *Project) Rollback(ctx context.Context, release *ledger.Record, j Job) (*pipeline.Summary, error) {
 	if j.Target == "" {
 		j.Target = "rollback"
 	}
 	j.RollbackOf = release.RunID
-	return p.Redeploy(ctx, release, j)
+	return p.redeploy(ctx, release, j)
 }
 
 // Promote deploys to p's environment the release that environment from
 // made (a record of from's ledger), as a run "promote" whose record says
-// where the release came from, through Redeploy.
+// where the release came from. It runs the release as Rollback does.
 func (p *Project) Promote(ctx context.Context, from string, release *ledger.Record, j Job) (*pipeline.Summary, error) {
 	j.Target = "promote"
 	j.PromotedFrom = &ledger.Promotion{Env: from, RunID: release.RunID}
-	sum, err := p.Redeploy(ctx, release, j)
+	sum, err := p.redeploy(ctx, release, j)
 	if err != nil {
 		return sum, err
 	}
@@ -178,12 +182,12 @@ func (p *Project) storeArtifacts(release *ledger.Record) error {
 	return nil
 }
 
-// Redeploy deploys release again in p's environment (j's Mode, Only, Args
+// redeploy deploys release again in p's environment (j's Mode, Only, Args
 // and Force are its own): the release's commit is checked out (a
 // temporary git worktree, removed after) when the working tree differs
 // from it, and its pipeline file and directories run with the release's
 // artifacts and p's environment. Every stage but the Packer builds runs.
-func (p *Project) Redeploy(ctx context.Context, release *ledger.Record, j Job) (*pipeline.Summary, error) {
+func (p *Project) redeploy(ctx context.Context, release *ledger.Record, j Job) (*pipeline.Summary, error) {
 	rp := p
 	if release.GitCommit != "" {
 		// The working tree may differ from the release's commit even at the

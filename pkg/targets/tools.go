@@ -15,9 +15,9 @@ import (
 	"github.com/baton-deploy/baton/pkg/stages"
 )
 
-// TerraformVersion is the Terraform baton installs when none is on PATH:
+// terraformVersion is the Terraform baton installs when none is on PATH:
 // the last release under the MPL, buildable from the Go module proxy.
-const TerraformVersion = "v1.5.7"
+const terraformVersion = "v1.5.7"
 
 // tool is one program the pipeline needs and how to get it.
 type tool struct {
@@ -29,7 +29,7 @@ type tool struct {
 
 var tools = []tool{
 	{name: "packer", apt: "packer"},
-	{name: "terraform", gomod: "github.com/hashicorp/terraform@" + TerraformVersion},
+	{name: "terraform", gomod: "github.com/hashicorp/terraform@" + terraformVersion},
 	{name: "ansible-playbook", apt: "ansible-core", also: []string{"ansible", "ansible-inventory"}},
 	{name: "sshd", apt: "openssh-server"},
 	{name: "ssh", apt: "openssh-client"},
