@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/baton-deploy/baton/internal/proc"
 	"github.com/baton-deploy/baton/pkg/config"
 	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
@@ -290,9 +291,13 @@ func worktree(ctx context.Context, root, commit string) (string, func(), error) 
 		return "", nil, err
 	}
 	os.Remove(dir) // git wants to make it
-	out, err := exec.CommandContext(ctx, "git", "-C", root, "worktree", "add", "--detach", dir, commit).CombinedOutput()
-	if err != nil {
-		return "", nil, fmt.Errorf("git worktree add %s: %v: %s", ShortCommit(commit), err, strings.TrimSpace(string(out)))
+	// A checkout of a large tree takes a while: stopped as every program
+	// baton runs is, when ctx ends.
+	var out proc.Buffer
+	cmd := exec.Command("git", "-C", root, "worktree", "add", "--detach", dir, commit)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := proc.Run(ctx, cmd, proc.Options{}); err != nil {
+		return "", nil, fmt.Errorf("git worktree add %s: %v: %s", ShortCommit(commit), err, strings.TrimSpace(out.String()))
 	}
 	return dir, func() {
 		_ = exec.Command("git", "-C", root, "worktree", "remove", "--force", dir).Run()

@@ -176,7 +176,7 @@ func wrapperEnv(ctx context.Context, wrapper, environ []string) (map[string]stri
 		if pe, ok := errors.AsType[*proc.Error](err); ok {
 			why, err = strings.TrimSpace(pe.Stderr), pe.Err
 		}
-		if ctx.Err() != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			err = fmt.Errorf("no answer within %s", wrapperTimeout)
 		}
 		msg := fmt.Sprintf("%s: %s failed when run on `env -0` to see what it gives the tools: %v", envWrapper, argv[0], err)
