@@ -223,6 +223,9 @@ func (t *Terraform) open(j *pipeline.Job) (_ *tfRun, err error) {
 		return nil, err
 	}
 	r := &tfRun{t: t, j: j, bin: bin}
+	if stale := clearStaleLock(r.localStateFiles()[0]); stale != "" {
+		j.Printf("removed the lock file a killed Terraform left: %s", stale)
+	}
 	defer func() {
 		if err != nil {
 			r.close()

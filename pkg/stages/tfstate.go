@@ -1,9 +1,15 @@
 package stages
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+
+	"github.com/baton-deploy/baton/internal/regularfile"
 )
 
 // Terraform writes its plan and a local backend's state with the user's
@@ -35,4 +41,37 @@ func protect(paths ...string) {
 			_ = os.Chmod(p, fi.Mode().Perm()&0o700)
 		}
 	}
+}
+
+// clearStaleLock removes the lock file a killed Terraform left beside a
+// local state (.terraform.tfstate.lock.info: kill -9 skips the unlock
+// that deletes it). Terraform's local lock is an fcntl lock on the state
+// file, which the kernel drops with the process, so the file is stale
+// exactly when that lock can be taken. It is taken, the file removed and
+// the lock dropped, so no Terraform that locks meanwhile loses its file.
+// It returns what it removed, for the log; a state that cannot be opened
+// or is locked by a live Terraform is left alone.
+func clearStaleLock(state string) (removed string) {
+	info := filepath.Join(filepath.Dir(state), "."+filepath.Base(state)+".lock.info")
+	if _, err := os.Lstat(info); err != nil {
+		return ""
+	}
+	f, err := os.OpenFile(state, os.O_RDWR, 0)
+	if err != nil {
+		return ""
+	}
+	defer f.Close() // drops the lock
+	lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart}
+	if syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk) != nil {
+		return ""
+	}
+	data, _ := regularfile.Read(info, 64<<10)
+	if os.Remove(info) != nil {
+		return ""
+	}
+	var held struct{ Operation, Who, Created string }
+	if json.Unmarshal(data, &held) != nil || held.Who == "" {
+		return info
+	}
+	return fmt.Sprintf("%s (%s by %s at %s)", info, strings.TrimPrefix(held.Operation, "OperationType"), held.Who, held.Created)
 }

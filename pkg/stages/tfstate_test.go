@@ -4,10 +4,13 @@ import (
 	"context"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -72,5 +75,86 @@ func TestTerraformPlanAndStateAre0600(t *testing.T) {
 	}
 	if seen < 2 {
 		t.Errorf("found %d of the state files %v, want the state and its backup", seen, r.localStateFiles())
+	}
+}
+
+// A Terraform killed with -9 leaves .terraform.tfstate.lock.info beside
+// its local state. The lock file of a live Terraform is left alone; the
+// stale one is removed by the next run of the stage, which says so.
+func TestStaleTerraformLockIsRemoved(t *testing.T) {
+	bin := requireTool(t, "terraform")
+	rc := filepath.Join(t.TempDir(), "terraform.rc")
+	os.WriteFile(rc, nil, 0o600)
+	t.Setenv("TF_CLI_CONFIG_FILE", rc)
+	dir := t.TempDir()
+	config := `variable "hold" {
+  type    = string
+  default = ""
+}
+resource "terraform_data" "x" {
+  input = var.hold
+  provisioner "local-exec" {
+    command = var.hold == "" ? "true" : "touch ${var.hold}; exec sleep 120"
+  }
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "terraform.tfstate")
+	info := filepath.Join(dir, ".terraform.tfstate.lock.info")
+	started := filepath.Join(t.TempDir(), "started")
+	hold := exec.Command(bin, "apply", "-auto-approve", "-input=false", "-var", "hold="+started)
+	hold.Dir = dir
+	hold.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if out, err := exec.Command(bin, "-chdir="+dir, "init", "-input=false").CombinedOutput(); err != nil {
+		t.Fatalf("terraform init: %v\n%s", err, out)
+	}
+	if err := hold.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	kill := func() {
+		if !killed {
+			killed = true
+			syscall.Kill(-hold.Process.Pid, syscall.SIGKILL)
+			hold.Wait()
+		}
+	}
+	t.Cleanup(kill)
+	for i := 0; i < 600; i++ { // 60 s
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := os.Stat(started); err != nil {
+		t.Fatal("the holding apply never reached its provisioner")
+	}
+	if got := clearStaleLock(state); got != "" {
+		t.Errorf("a live Terraform's lock was taken as stale: %s", got)
+	}
+	if _, err := os.Stat(info); err != nil {
+		t.Fatalf("the live Terraform's lock file is gone: %v", err)
+	}
+
+	kill()
+	if _, err := os.Stat(info); err != nil {
+		t.Fatalf("kill -9 left no lock file, so this test proves nothing: %v", err)
+	}
+	// A plan takes no lock, so Terraform itself would leave the file there.
+	_, _, events, err := runStage(t, context.Background(), pipeline.ModePlan, &Terraform{Dir: dir}, nil)
+	if err != nil {
+		t.Fatalf("the run after the kill: %v", err)
+	}
+	said := false
+	for _, e := range events {
+		said = said || strings.Contains(e.Line, "removed the lock file a killed Terraform left: "+info+" (Apply by ")
+	}
+	if !said {
+		t.Errorf("the run did not say it removed the stale lock file")
+	}
+	if _, err := os.Stat(info); err == nil {
+		t.Errorf("%s is still there after the run", info)
 	}
 }
