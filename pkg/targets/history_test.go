@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
 	"github.com/baton-deploy/baton/pkg/pipeline"
 )
@@ -97,5 +98,53 @@ func TestShowReadableAndJSON(t *testing.T) {
 	}
 	if js := out.String()[mark:]; !strings.Contains(js, `"run_id": "r-one"`) {
 		t.Errorf("BATON_JSON=1 show:\n%s", js)
+	}
+}
+
+// status reads each environment's handoff store as the next run would: a
+// damaged file is named with what to do, and a value that is not the
+// release's is pointed out; a store that matches says nothing.
+func TestStatusNoticesTheStore(t *testing.T) {
+	rel := release("r-one", "8025", time.Now().Add(-time.Hour))
+	same := handoff.Value{Name: "packer.image.artifact_id", Raw: []byte("8025"), Stage: "packer.image", RunID: "r-one"}
+	rel.Handoffs["packer.image.artifact_id"] = ledger.Handoff{Display: "8025", Text: "8025", SHA256: same.SHA256()}
+	out := recorded(t, rel)
+	store, err := handoff.OpenStore(filepath.Join(os.Getenv("BATON_ROOT"), ".baton", "local", "handoffs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := func() string {
+		t.Helper()
+		mark := len(out.String())
+		if err := Status(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return out.String()[mark:]
+	}
+	if err := store.Put(same); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); strings.Contains(got, "damaged") || strings.Contains(got, "changed") {
+		t.Errorf("status of a store that matches its release:\n%s", got)
+	}
+
+	newer := same
+	newer.Raw, newer.RunID = []byte("8026"), "r-two"
+	if err := store.Put(newer); err != nil {
+		t.Fatal(err)
+	}
+	broken := store.Path("terraform.hosts.ansible_inventory")
+	if err := os.WriteFile(broken, []byte(`{"schema":1,"name":"terraform.hosts.ansible_inv`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := status()
+	for _, want := range []string{
+		"changed   packer.image.artifact_id in the store is not the release's (given by packer.image in run r-two)",
+		"damaged   handoff file " + broken + " is not usable",
+		"delete it and re-run the stage that gives it",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("status does not say %q:\n%s", want, got)
+		}
 	}
 }

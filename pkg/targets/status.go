@@ -3,12 +3,14 @@ package targets
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"text/tabwriter"
 	"time"
 
 	"github.com/baton-deploy/baton/pkg/deploy"
+	"github.com/baton-deploy/baton/pkg/handoff"
 	"github.com/baton-deploy/baton/pkg/ledger"
 )
 
@@ -58,6 +60,7 @@ func Status(ctx context.Context) error {
 	}
 	for _, env := range envs {
 		statusDetail(env, hist[env])
+		storeNotes(filepath.Join(p.Root, ".baton", env, "handoffs"), hist[env])
 	}
 	return nil
 }
@@ -153,4 +156,48 @@ func statusDetail(env string, recs []*ledger.Record) {
 	if len(recs) > 0 && recs[0] != last {
 		fmt.Fprintf(stdout, "  latest    run %s: %s %s\n", recs[0].RunID, recs[0].Target, recs[0].Status)
 	}
+}
+
+// storeNotes says what the next run would find wrong or new in an
+// environment's handoff store (dir): a file it cannot use, and a value
+// that is not the one its release ran (a stage run alone, or a run that
+// failed after giving it). The store is only read.
+func storeNotes(dir string, recs []*ledger.Record) {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return
+	}
+	s, err := handoff.OpenStore(dir)
+	if err != nil {
+		return
+	}
+	vals, err := s.List()
+	for _, e := range flatten(err) {
+		fmt.Fprintf(stdout, "  damaged   %v\n", e)
+	}
+	rel, destroyed := current(recs)
+	if rel == nil || destroyed != nil {
+		return
+	}
+	for _, v := range vals {
+		h, ok := rel.Handoffs[v.Name]
+		if !ok || h.SHA256 == v.SHA256() {
+			continue
+		}
+		by := "a value given by hand"
+		if v.Stage != "" {
+			by = fmt.Sprintf("given by %s in run %s", v.Stage, orDash(v.RunID))
+		}
+		fmt.Fprintf(stdout, "  changed   %s in the store is not the release's (%s): a run that skips its stage takes this one\n", v.Name, by)
+	}
+}
+
+// flatten lists the errors an errors.Join holds, or err alone.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
