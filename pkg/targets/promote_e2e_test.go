@@ -17,7 +17,8 @@ import (
 // The lab's staging and production, end to end: staging deploys (one
 // Packer build); HEAD moves on; promote gives production staging's
 // template from staging's commit with no build; status shows both; a
-// failed staging validate stops the next promotion before anything runs.
+// failed staging validate, then a staging rollback, each stop the next
+// promotion before anything runs.
 func TestPromoteStagingToProductionE2E(t *testing.T) {
 	labProject(t)
 	root := os.Getenv("BATON_ROOT")
@@ -141,6 +142,23 @@ func TestPromoteStagingToProductionE2E(t *testing.T) {
 	before := newest()
 	if err := Promote(ctx, "staging", "production"); err == nil || !strings.Contains(err.Error(), "the last validate on staging") {
 		t.Errorf("promote after a failed validate: %v, want a refusal naming it", err)
+	}
+	if after := newest(); after != before {
+		t.Errorf("a refused promotion was recorded as run %s", after)
+	}
+
+	// Staging deploys HEAD (recreating its dead host), then rolls back to
+	// the release before: a rolled-back release is not promoted either.
+	t.Setenv("BATON_ENV", "staging")
+	if err := Deploy(ctx); err != nil {
+		t.Fatalf("staging's second deploy: %v\n%s", err, stdout)
+	}
+	if err := Rollback(ctx); err != nil {
+		t.Fatalf("staging's rollback: %v\n%s", err, stdout)
+	}
+	t.Setenv("BATON_ENV", "production")
+	if err := Promote(ctx, "staging", "production"); err == nil || !strings.Contains(err.Error(), "staging's release was rolled back") {
+		t.Errorf("promote after a staging rollback: %v, want a refusal naming it", err)
 	}
 	if after := newest(); after != before {
 		t.Errorf("a refused promotion was recorded as run %s", after)
