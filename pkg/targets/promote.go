@@ -162,13 +162,17 @@ func hasRelease(recs []*ledger.Record, key string) bool {
 	return false
 }
 
-// requiresPromotion refuses a deploy that would give an environment with
-// requires a release that never succeeded where it must have: such an
-// environment takes releases through promote only.
-func requiresPromotion(p *Project) error {
+// requiresPromotion refuses a deploy, or a stage run alone, that would
+// give an environment with requires what never succeeded where it must
+// have: such an environment takes releases through promote only.
+func requiresPromotion(p *Project, target string) error {
 	e := p.Config.Environment(p.Env)
 	if e == nil || len(e.Requires) == 0 || os.Getenv("BATON_SKIP_REQUIRES") == "1" {
 		return nil
 	}
-	return fmt.Errorf("%s requires releases that succeeded on %s (baton.hcl:%d), and a deploy builds a new one: run `go run mage.go promote %s %s`, or BATON_SKIP_REQUIRES=1 to deploy anyway", p.Env, strings.Join(e.Requires, ", "), e.Line, e.Requires[0], p.Env)
+	what := "a deploy builds a new one"
+	if target != "deploy" {
+		what = target + " runs this checkout's files there, not a release that succeeded on " + e.Requires[0]
+	}
+	return fmt.Errorf("%s requires releases that succeeded on %s (baton.hcl:%d), and %s: run `go run mage.go promote %s %s`, or BATON_SKIP_REQUIRES=1 to run it anyway", p.Env, strings.Join(e.Requires, ", "), e.Line, what, e.Requires[0], p.Env)
 }

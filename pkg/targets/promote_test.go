@@ -2,6 +2,8 @@ package targets
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -104,5 +106,21 @@ func TestPromoteRefusedBeforeAnythingRuns(t *testing.T) {
 	t.Setenv("BATON_ENV", "production")
 	if err := Deploy(t.Context()); err == nil || !strings.Contains(err.Error(), "promote staging production") {
 		t.Errorf("deploy to production: %v, want it sent to promote", err)
+	}
+	// A stage run alone would change production with this checkout's
+	// files just as much: refused the same way, before a run is recorded.
+	for name, run := range map[string]func() error{
+		"stage1":                  func() error { return Stage1(t.Context()) },
+		"stage2":                  func() error { return Stage2(t.Context(), "8025") },
+		"stage3":                  func() error { return Stage3(t.Context(), "-") },
+		"stage ansible.configure": func() error { return Stage(t.Context(), "ansible.configure") },
+	} {
+		err := run()
+		if err == nil || !strings.Contains(err.Error(), name+" runs this checkout's files there") || !strings.Contains(err.Error(), "promote staging production") {
+			t.Errorf("%s in production: %v, want it sent to promote", name, err)
+		}
+	}
+	if runs, _ := filepath.Glob(filepath.Join(os.Getenv("BATON_ROOT"), ".baton", "production", "runs", "*")); len(runs) != 0 {
+		t.Errorf("refused runs left %v", runs)
 	}
 }

@@ -24,7 +24,7 @@ func Deploy(ctx context.Context) error {
 		return err
 	}
 	defer p.Close()
-	if err := requiresPromotion(p); err != nil {
+	if err := requiresPromotion(p, "deploy"); err != nil {
 		return err
 	}
 	// One notifier for the deploy and a rollback after it, so that
@@ -133,6 +133,9 @@ func Stage(ctx context.Context, address string) error {
 
 // runOne runs some stages alone, once the tools are there.
 func runOne(ctx context.Context, p *Project, target string, only []string, args map[string]string) error {
+	if err := requiresPromotion(p, target); err != nil {
+		return err
+	}
 	if err := ensureTools(ctx, p, false); err != nil {
 		return err
 	}
