@@ -121,3 +121,35 @@ func gitState(root string) (string, bool) {
 	status, _ := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output()
 	return strings.TrimSpace(string(out)), len(strings.TrimSpace(string(status))) > 0
 }
+
+// Unstarted records j as a run of env that failed before it could start —
+// its pipeline file no longer loads, its wrapper cannot run, it gave up
+// waiting for the lock — unless it was recorded already: a run a webhook
+// has accepted is in the history however it ends. It is notified like any
+// failed run that changes things.
+func (p *Project) Unstarted(ctx context.Context, env string, j Job, runErr error) error {
+	led, err := p.LedgerOf(env)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), finishTimeout)
+	defer cancel()
+	if _, err := led.Get(ctx, j.RunID); err == nil {
+		return nil
+	} else if _, missing := errors.AsType[*ledger.NotFoundError](err); !missing {
+		return err
+	}
+	rec := p.newRecord(j, j.RunID)
+	rec.Env = env
+	if err := led.Begin(ctx, rec); err != nil {
+		return err
+	}
+	ended(rec, nil, runErr)
+	if err := led.Finish(ctx, rec); err != nil {
+		return err
+	}
+	if changes(j.Mode) && j.Notify != nil {
+		j.Notify.Send(notify.FromRecord(rec))
+	}
+	return nil
+}

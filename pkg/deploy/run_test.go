@@ -134,3 +134,40 @@ func TestCancelledRunIsRecordedAsCancelled(t *testing.T) {
 		t.Errorf("record = %+v, %v; want cancelled with an end", r, err)
 	}
 }
+
+// Unstarted records a run that never began, once; a run already recorded
+// (it failed after it began) is left as it is.
+func TestUnstartedRecordsOnce(t *testing.T) {
+	p, out := lab(t, nil)
+	ctx := context.Background()
+	cause := errors.New("baton.hcl:9: the pipeline file no longer loads")
+	j := Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: "r-never", Trigger: "webhook", Sender: "alice", Deliveries: []string{"d-1", "d-2"}}
+	if err := p.Unstarted(ctx, "staging", j, cause); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Unstarted(ctx, "staging", j, errors.New("a second report")); err != nil {
+		t.Fatal(err)
+	}
+	led, _ := p.LedgerOf("staging")
+	recs, _, err := led.List(ctx)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("staging's history: %d runs, %v; want one", len(recs), err)
+	}
+	r := recs[0]
+	if r.RunID != "r-never" || r.Env != "staging" || r.Status != "failed" || r.Error != cause.Error() || r.Sender != "alice" || r.DeliveryID != "d-1" || r.End.IsZero() {
+		t.Errorf("record: %+v", r)
+	}
+
+	// A run that began and failed keeps its own record.
+	_, err = p.Run(ctx, Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: "r-began"})
+	if err == nil {
+		t.Fatalf("the lab's run with an unwritable store succeeded\n%s", out)
+	}
+	if err := p.Unstarted(ctx, p.Env, Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: "r-began"}, errors.New("overwritten")); err != nil {
+		t.Fatal(err)
+	}
+	own, _ := p.Ledger()
+	if r, err := own.Get(ctx, "r-began"); err != nil || !strings.Contains(r.Error, "handoff store cannot be written") {
+		t.Errorf("the run that began: %+v, %v; want its own error kept", r, err)
+	}
+}

@@ -187,24 +187,30 @@ func newServer(p *Project, cfg *webhook.Config, logger *zerolog.Logger, n *notif
 		return q.Ledger()
 	}
 	opts.Deploy = func(ctx context.Context, r *webhook.Run) error {
-		q, err := p.ForEnv(r.Env)
-		if err != nil {
-			return err
+		j := deploy.Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: r.ID, Trigger: "webhook", Sender: r.Deliveries[0].Sender, Notify: n}
+		for _, d := range r.Deliveries {
+			j.Deliveries = append(j.Deliveries, d.ID)
 		}
-		return webhookDeploy(ctx, q, cfg.Hooks[r.Hook], r, n)
+		q, err := p.ForEnv(r.Env)
+		if err == nil {
+			err = webhookDeploy(ctx, q, cfg.Hooks[r.Hook], r, j)
+		}
+		// The sender was told the run was accepted: it is in the history
+		// even when it failed before it could start.
+		if err != nil {
+			if rerr := p.Unstarted(ctx, r.Env, j, err); rerr != nil {
+				fmt.Fprintf(stdout, "warning: run %s failed before it was recorded, and recording it failed too: %v\n", r.ID, rerr)
+			}
+		}
+		return err
 	}
 	return webhook.New(opts)
 }
 
-// webhookDeploy runs the deploy of a webhook run: recorded with its
-// sender and deliveries, after the hook's update command. When another
-// run holds the environment (a deploy from the command line), it waits
-// for it, within the run's timeout.
-func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run, n *notify.Notifier) error {
-	j := deploy.Job{Target: "deploy", Mode: pipeline.ModeRun, RunID: r.ID, Trigger: "webhook", Sender: r.Deliveries[0].Sender, Notify: n}
-	for _, d := range r.Deliveries {
-		j.Deliveries = append(j.Deliveries, d.ID)
-	}
+// webhookDeploy runs j, the deploy of a webhook run, after the hook's
+// update command. When another run holds the environment (a deploy from
+// the command line), it waits for it, within the run's timeout.
+func webhookDeploy(ctx context.Context, p *Project, hc *webhook.HookConfig, r *webhook.Run, j deploy.Job) error {
 	if hc != nil && len(hc.Update) > 0 {
 		last := r.Deliveries[len(r.Deliveries)-1]
 		j.Before = func(ctx context.Context, out io.Writer) error { return runUpdate(ctx, p.Root, hc.Update, last, out) }

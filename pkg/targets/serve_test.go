@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -341,5 +342,69 @@ func TestServeTLS(t *testing.T) {
 	}
 	if _, err := listen(&webhook.Config{Listen: "127.0.0.1:0", TLSCert: keyFile, TLSKey: certFile}); err == nil || !strings.Contains(err.Error(), "tls_cert") {
 		t.Errorf("swapped certificate and key: %v", err)
+	}
+}
+
+// A push the server accepted is in the history even when its run fails
+// before it can start: here the pipeline file stopped loading after serve
+// started, so the run for another environment could not even be opened.
+func TestServeRecordsARunThatCouldNotStart(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
+	t.Setenv("BATON_ROOT", root)
+	t.Setenv("BATON_PIPELINE", "")
+	t.Setenv("BATON_ENV", "")
+	t.Setenv("BATON_LEDGER", "")
+	t.Setenv("S", "a-secret-long-enough-0123456789")
+	p, err := LoadProject()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	cfgFile := filepath.Join(root, "baton-serve.yml")
+	os.WriteFile(cfgFile, []byte("hooks:\n  d: {provider: github, secret_env: S, env: staging}\n"), 0o644)
+	cfg, err := webhook.LoadConfig(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := SetOutput(io.Discard)
+	defer SetOutput(old)
+	s, err := newServer(p, cfg, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Drain(context.Background())
+
+	hcl := filepath.Join(root, "examples", "local", "baton.hcl")
+	f, _ := os.OpenFile(hcl, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString("\nterraform \"broken\" {\n")
+	f.Close()
+
+	body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": "c0ffee", "sender": map[string]any{"login": "alice"}})
+	req, _ := http.NewRequest(http.MethodPost, "/hooks/d", bytes.NewReader(body))
+	req.RemoteAddr = "127.0.0.1:40000"
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "broken-1")
+	name, value := webhook.GitHub.Sign(body, []byte("a-secret-long-enough-0123456789"), time.Now())
+	req.Header.Set(name, value)
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, req)
+	var resp map[string]string
+	json.NewDecoder(w.Body).Decode(&resp)
+	if w.Code != http.StatusAccepted || resp["run_id"] == "" {
+		t.Fatalf("delivery: %d %v, want 202 with a run ID", w.Code, resp)
+	}
+	led, err := p.LedgerOf("staging")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := waitRecords(t, led, []string{resp["run_id"]}, 30*time.Second)[0]
+	if r.Status != "failed" || r.Env != "staging" || r.Trigger != "webhook" || r.Sender != "alice" || r.DeliveryID != "broken-1" || !strings.Contains(r.Error, "baton.hcl") {
+		t.Errorf("the run's record: %s in %s, %s by %s, delivery %s, error %q; want a failed webhook run of staging by alice, delivery broken-1, naming baton.hcl",
+			r.Status, r.Env, r.Trigger, r.Sender, r.DeliveryID, r.Error)
+	}
+	if recs, _, _ := led.List(context.Background()); len(recs) != 1 {
+		t.Errorf("staging holds %d runs, want the one", len(recs))
 	}
 }
