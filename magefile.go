@@ -72,7 +72,8 @@ func goTest(ctx context.Context, e2e string, args ...string) error {
 // Bench runs the benchmarks side by side — baton, the seed's script and the
 // bare tools; readiness; no-op redeploy; scale; Ansible settings; Terraform
 // init skipped; concurrent stages; webhook deliveries under load — prints
-// the ratios and writes them into docs/benchmarks.md. About 10 minutes.
+// the ratios and writes them into docs/benchmarks.md. About 30 minutes on
+// 2 cores; BATON_BENCH_QUICK=1 and BATON_BENCH_MAX_HOSTS=8 shorten it.
 func Bench(ctx context.Context) error {
 	runs := [][]string{
 		{"test", "-run", "^$", "-bench", ".", "-benchtime", "1x", "-timeout", "40m", "./internal/bench"},

@@ -276,6 +276,7 @@ func readiness(b *testing.B, n int) []time.Duration {
 func BenchmarkScale(b *testing.B) {
 	for _, n := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			skipOverMaxHosts(b, n)
 			testlab.Require(b, "ansible-playbook")
 			var wait, play time.Duration
 			for i := 0; i < b.N; i++ {
@@ -383,6 +384,24 @@ func quickRounds(full int) int {
 		return 1
 	}
 	return full
+}
+
+// skipOverMaxHosts skips a row of n hosts when BATON_BENCH_MAX_HOSTS is
+// set below n (BATON_BENCH_MAX_HOSTS=8 leaves out the 32-host rows, a
+// third of the bench's time on 2 cores).
+func skipOverMaxHosts(b *testing.B, n int) {
+	b.Helper()
+	v := os.Getenv("BATON_BENCH_MAX_HOSTS")
+	if v == "" {
+		return
+	}
+	limit, err := strconv.Atoi(v)
+	if err != nil || limit < 1 {
+		b.Fatalf("BATON_BENCH_MAX_HOSTS=%q: want a number of hosts, such as 8", v)
+	}
+	if n > limit {
+		b.Skipf("%d hosts: over BATON_BENCH_MAX_HOSTS=%d", n, limit)
+	}
 }
 
 // runStages runs stages in one pipeline, failing b on an error.

@@ -22,6 +22,7 @@ func BenchmarkMitogen(b *testing.B) {
 	playbooks, _ := filepath.Abs("../../examples/local/ansible")
 	for _, n := range []int{3, 8, 32} {
 		b.Run(fmt.Sprintf("hosts=%d", n), func(b *testing.B) {
+			skipOverMaxHosts(b, n)
 			lab := testlab.Start(b, n)
 			inv := filepath.Join(b.TempDir(), "inventory.json")
 			if err := os.WriteFile(inv, lab.LocalInventory(b, testlab.FreePort(b, lab.Hosts[0].Address)), 0o600); err != nil {
