@@ -411,8 +411,8 @@ func (t *Terraform) Check(ctx context.Context, j *pipeline.Job) error {
 		return fmt.Errorf("terraform state cannot be checked: %w", err)
 	}
 	if changes {
-		summary, _, _ := r.planChanges(ctx, planFile)
-		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", summary)
+		pl, _ := r.planChanges(ctx, planFile)
+		return fmt.Errorf("drift: the infrastructure differs from the configuration (%s): run the terraform stage to correct it", pl.summary)
 	}
 	j.SetNote("state is valid, no drift")
 	return nil

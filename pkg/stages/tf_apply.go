@@ -45,16 +45,18 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		j.Printf("no changes: apply skipped")
 		j.SetNote("no changes: apply skipped")
 	} else {
-		summary, made, err := r.planChanges(ctx, planFile)
+		pl, err := r.planChanges(ctx, planFile)
 		if err != nil && t.Replaced != nil {
 			os.Remove(planFile)
 			return fmt.Errorf("terraform: cannot tell which resources the plan replaces, so the apply did not start: %w", err)
 		}
-		if made != nil {
-			created = made
+		if pl.created != nil {
+			created = pl.created
 		}
 		if len(dead) > 0 {
-			j.Printf("warning: this plan may not recreate the hosts that do not answer SSH; replace_unreachable = true would replace what makes them")
+			if err := r.deadUntouched(ctx, dead, pl, err == nil); err != nil {
+				return err
+			}
 		}
 		applyArgs := []string{"apply", "-input=false", "-auto-approve", "-lock-timeout=" + r.lockTimeout()}
 		if r.t.Parallelism > 0 {
@@ -68,7 +70,7 @@ func (t *Terraform) Run(ctx context.Context, j *pipeline.Job) error {
 		if err := r.cmd("apply", applyArgs, func() error { return r.tf.Apply(ctx, aopts...) }); err != nil {
 			return fmt.Errorf("terraform apply: %w", err)
 		}
-		j.SetNote("applied: %s", summary)
+		j.SetNote("applied: %s", pl.summary)
 	}
 	if err := r.saveApplied(); err != nil {
 		return err

@@ -217,12 +217,19 @@ type DeadHostsError struct {
 	Dir    string
 	Dead   []pipeline.DeadHost
 	Owners []string // the resources to replace, when found
+	// Changes is set when the plan has changes, none of which touch
+	// Owners: nothing of it was applied.
+	Changes bool
 }
 
 func (e *DeadHostsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "terraform: %d of the hosts this configuration made do not answer SSH: %s; Terraform sees nothing to change, so the wait for SSH would fail.\n",
-		len(e.Dead), pipeline.DeadHostList(e.Dead))
+	sees := "Terraform sees nothing to change"
+	if e.Changes {
+		sees = "the plan changes other things but does not replace what makes them, and nothing of it was applied"
+	}
+	fmt.Fprintf(&b, "terraform: %d of the hosts this configuration made do not answer SSH: %s; %s, so the wait for SSH would fail.\n",
+		len(e.Dead), pipeline.DeadHostList(e.Dead), sees)
 	label := e.Stage
 	if kind, name, ok := strings.Cut(e.Stage, "."); ok {
 		label = fmt.Sprintf("%s %q", kind, name)
@@ -294,4 +301,31 @@ func (r *tfRun) deadError(ctx context.Context, dead []pipeline.DeadHost) error {
 		}
 	}
 	return e
+}
+
+// deadUntouched refuses a plan with changes that leaves dead hosts dead:
+// the wait for SSH would fail only after the apply, and after its own
+// timeout. When it cannot tell what makes a host (the plan or the state
+// unreadable, no single resource that holds it, a host the state has no
+// resource for, which the plan may create), it warns and lets the apply
+// go on.
+func (r *tfRun) deadUntouched(ctx context.Context, dead []pipeline.DeadHost, pl planned, readable bool) error {
+	warn := func() {
+		r.j.Printf("warning: this plan may not recreate the hosts that do not answer SSH; replace_unreachable = true would replace what makes them")
+	}
+	resources, err := r.stateResources(ctx)
+	if !readable || err != nil {
+		warn()
+		return nil
+	}
+	owners, orphans, unsure := hostOwners(dead, resources)
+	if len(unsure) > 0 || len(orphans) > 0 || len(owners) == 0 {
+		warn()
+		return nil
+	}
+	if slices.ContainsFunc(owners, func(o string) bool { return !pl.touches(o) }) {
+		return &DeadHostsError{Stage: r.t.Name(), Dir: r.t.Dir, Dead: dead, Owners: owners, Changes: true}
+	}
+	r.j.Printf("the plan replaces what makes the hosts that do not answer SSH: %s", strings.Join(owners, ", "))
+	return nil
 }

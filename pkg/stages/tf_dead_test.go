@@ -75,4 +75,20 @@ func TestDeadHostsErrorSaysHowToRecreateThem(t *testing.T) {
 			t.Errorf("message does not say %q:\n%s", want, msg)
 		}
 	}
+	if !strings.Contains(msg, "Terraform sees nothing to change") {
+		t.Errorf("a no-change plan's message does not say so:\n%s", msg)
+	}
+	e.Changes = true
+	if msg := e.Error(); !strings.Contains(msg, "the plan changes other things but does not replace what makes them, and nothing of it was applied") || strings.Contains(msg, "nothing to change") {
+		t.Errorf("a plan with other changes:\n%s", msg)
+	}
+}
+
+func TestPlannedTouches(t *testing.T) {
+	pl := planned{created: []string{"terraform_data.host[1]"}, deleted: []string{"terraform_data.host[2]"}}
+	for addr, want := range map[string]bool{"terraform_data.host[1]": true, "terraform_data.host[2]": true, "terraform_data.host[0]": false} {
+		if got := pl.touches(addr); got != want {
+			t.Errorf("touches(%s) = %v, want %v", addr, got, want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -73,22 +74,34 @@ func (r *tfRun) planOptions(out string, destroy bool) ([]tfexec.PlanOption, []st
 	return opts, args
 }
 
-// planChanges reads a saved plan: its summary ("2 to add, 0 to change, 1
-// to destroy", or "changes" when the plan cannot be read) and the
-// addresses of the managed resources it creates or replaces (actions
-// create, delete then create, create then delete), sorted.
-// Reading the plan is an error only for the caller that needs the
-// addresses.
-func (r *tfRun) planChanges(ctx context.Context, planFile string) (summary string, created []string, err error) {
+// planned is what a saved plan does: its summary ("2 to add, 0 to
+// change, 1 to destroy", or "changes" when the plan cannot be read) and
+// the addresses of the managed resources it creates or replaces (actions
+// create, delete then create, create then delete) and of those it only
+// deletes, each sorted.
+type planned struct {
+	summary          string
+	created, deleted []string
+}
+
+// touches reports whether the plan creates, replaces or deletes address.
+func (p planned) touches(address string) bool {
+	return slices.Contains(p.created, address) || slices.Contains(p.deleted, address)
+}
+
+// planChanges reads a saved plan. Reading it is an error only for the
+// caller that needs the addresses.
+func (r *tfRun) planChanges(ctx context.Context, planFile string) (planned, error) {
 	// The JSON plan holds every variable and output, sensitive ones
 	// included: it is read, never logged.
 	r.tf.SetStdout(io.Discard)
 	r.tf.SetStderr(io.Discard)
 	p, err := r.tf.ShowPlanFile(ctx, planFile)
 	if err != nil {
-		return "changes", nil, fmt.Errorf("terraform show %s: %w", filepath.Base(planFile), err)
+		return planned{summary: "changes"}, fmt.Errorf("terraform show %s: %w", filepath.Base(planFile), err)
 	}
 	var add, change, destroy int
+	var out planned
 	for _, rc := range p.ResourceChanges {
 		if rc.Change == nil {
 			continue
@@ -103,10 +116,16 @@ func (r *tfRun) planChanges(ctx context.Context, planFile string) (summary strin
 				destroy++
 			}
 		}
-		if rc.Mode == "managed" && (rc.Change.Actions.Create() || rc.Change.Actions.Replace()) {
-			created = append(created, rc.Address)
+		switch {
+		case rc.Mode != "managed":
+		case rc.Change.Actions.Create() || rc.Change.Actions.Replace():
+			out.created = append(out.created, rc.Address)
+		case rc.Change.Actions.Delete():
+			out.deleted = append(out.deleted, rc.Address)
 		}
 	}
-	sort.Strings(created)
-	return fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy), created, nil
+	sort.Strings(out.created)
+	sort.Strings(out.deleted)
+	out.summary = fmt.Sprintf("%d to add, %d to change, %d to destroy", add, change, destroy)
+	return out, nil
 }

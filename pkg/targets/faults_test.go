@@ -43,7 +43,8 @@ func faultChild() int {
 // next deploy, which replaces what made it (the lab sets
 // replace_unreachable) and configures the new host; without
 // replace_unreachable the deploy fails in the Terraform stage, naming the
-// host and how to recreate it, and never waits for SSH.
+// host and how to recreate it, and never waits for SSH; so does a plan
+// whose other changes leave the dead host dead.
 func TestDeadHostIsRecreatedE2E(t *testing.T) {
 	p, out := labProject(t)
 	t.Setenv("BATON_HOSTS", "1")
@@ -110,6 +111,20 @@ func TestDeadHostIsRecreatedE2E(t *testing.T) {
 	}
 	if seen(t, p, rec.RunID, func(e logEvent) bool { return e.Kind == "stage.started" && e.Stage == "ansible.configure.wait" }) {
 		t.Errorf("the wait for SSH ran after the Terraform stage failed:\n%s", console)
+	}
+
+	// A plan with other changes (a second host) that leaves db-1 dead is
+	// refused the same way, before anything of it is applied.
+	t.Setenv("BATON_HOSTS", "2")
+	err = Deploy(ctx)
+	for _, want := range []string{"db-1 (127.0.0.11:", "the plan changes other things but does not replace what makes them, and nothing of it was applied",
+		"-replace='terraform_data.host[0]'"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("deploy of a second host with db-1 dead: error does not say %q: %v", want, err)
+		}
+	}
+	if up := testlab.Listening([]string{"127.0.0.12"}, labPort(t)); len(up) != 0 {
+		t.Errorf("the second host was made although the plan was refused")
 	}
 }
 
