@@ -204,17 +204,25 @@ func TestServeInterrupted(t *testing.T) {
 	}
 }
 
-func TestServeConfigErrors(t *testing.T) {
+// servedLab copies the lab's pipeline file into a fresh root and opens
+// the project there, as serve would.
+func servedLab(t *testing.T) (string, *Project) {
+	t.Helper()
 	root := t.TempDir()
 	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
-	t.Setenv("BATON_ROOT", root)
-	t.Setenv("BATON_PIPELINE", "")
-	t.Setenv("BATON_ENV", "")
-	t.Setenv("BATON_SERVE_CONFIG", "")
+	for k, v := range map[string]string{"BATON_ROOT": root, "BATON_PIPELINE": "", "BATON_ENV": "", "BATON_SERVE_CONFIG": "", "BATON_LEDGER": ""} {
+		t.Setenv(k, v)
+	}
 	p, err := LoadProject()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { p.Close() })
+	return root, p
+}
+
+func TestServeConfigErrors(t *testing.T) {
+	root, p := servedLab(t)
 	cfgErr := func(text string) error {
 		os.WriteFile(filepath.Join(root, "baton-serve.yml"), []byte(text), 0o644)
 		cfg, err := webhook.LoadConfig(filepath.Join(root, "baton-serve.yml"))
@@ -349,18 +357,8 @@ func TestServeTLS(t *testing.T) {
 // before it can start: here the pipeline file stopped loading after serve
 // started, so the run for another environment could not even be opened.
 func TestServeRecordsARunThatCouldNotStart(t *testing.T) {
-	root := t.TempDir()
-	copyTree(t, "../../examples/local", filepath.Join(root, "examples", "local"))
-	t.Setenv("BATON_ROOT", root)
-	t.Setenv("BATON_PIPELINE", "")
-	t.Setenv("BATON_ENV", "")
-	t.Setenv("BATON_LEDGER", "")
+	root, p := servedLab(t)
 	t.Setenv("S", "a-secret-long-enough-0123456789")
-	p, err := LoadProject()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	cfgFile := filepath.Join(root, "baton-serve.yml")
 	os.WriteFile(cfgFile, []byte("hooks:\n  d: {provider: github, secret_env: S, env: staging}\n"), 0o644)
 	cfg, err := webhook.LoadConfig(cfgFile)
