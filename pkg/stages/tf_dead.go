@@ -313,8 +313,12 @@ func (r *tfRun) deadUntouched(ctx context.Context, dead []pipeline.DeadHost, pl 
 	warn := func() {
 		r.j.Printf("warning: this plan may not recreate the hosts that do not answer SSH; replace_unreachable = true would replace what makes them")
 	}
+	if !readable {
+		warn()
+		return nil
+	}
 	resources, err := r.stateResources(ctx)
-	if !readable || err != nil {
+	if err != nil {
 		warn()
 		return nil
 	}
